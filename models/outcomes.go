@@ -1,0 +1,302 @@
+package models
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// OutcomeFilter narrows a list of outcomes. Zero fields do not filter.
+type OutcomeFilter struct {
+	Day        *Date
+	LocationID int64
+	ShiftID    int64
+	Measure    Measure
+	// Since keeps outcomes created or edited after this instant.
+	Since *time.Time
+	// After is the cursor: keep outcomes with a larger id.
+	After int64
+	Limit int
+}
+
+// Page bounds for lists.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// EncodeCursor turns the last id of a page into an opaque cursor.
+func EncodeCursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("o:" + strconv.FormatInt(id, 10)))
+}
+
+// DecodeCursor reads a cursor made by EncodeCursor. EBadRequest for anything else.
+func DecodeCursor(c string) (int64, error) {
+	bad := &Error{Code: EBadRequest, Message: "the cursor is not one this server issued", Fields: []FieldError{{Field: "cursor", Message: "is malformed"}}}
+	if len(c) > 40 {
+		return 0, bad
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) < 3 || string(b[:2]) != "o:" {
+		return 0, bad
+	}
+	id, err := strconv.ParseInt(string(b[2:]), 10, 64)
+	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != string(b[2:]) {
+		return 0, bad
+	}
+	return id, nil
+}
+
+// ListOutcomes returns one page of an operation's outcomes in id order and the cursor of the next
+// page ("" on the last). ENotFound when the operation is out of scope.
+func (s *Store) ListOutcomes(ctx context.Context, operationID int64, f OutcomeFilter) ([]Outcome, string, error) {
+	if _, err := s.GetOperation(ctx, operationID); err != nil {
+		return nil, "", err
+	}
+	q, _, err := s.scope(ctx, nil, "force_id")
+	if err != nil {
+		return nil, "", err
+	}
+	q = q.Where("operation_id = ?", operationID)
+	if f.Day != nil {
+		q = q.Where("day = ?", f.Day.String())
+	}
+	if f.LocationID != 0 {
+		q = q.Where("location_id = ?", f.LocationID)
+	}
+	if f.ShiftID != 0 {
+		q = q.Where("shift_id = ?", f.ShiftID)
+	}
+	if f.Measure != "" {
+		q = q.Where("measure = ?", f.Measure)
+	}
+	if f.Since != nil {
+		q = q.Where("updated_at > ?", f.Since.UTC())
+	}
+	if f.After > 0 {
+		q = q.Where("id > ?", f.After)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultPageSize
+	}
+	if limit > MaxPageSize {
+		limit = MaxPageSize
+	}
+	out := []Outcome{}
+	if err := q.Order("id").Limit(limit + 1).Find(&out).Error; err != nil {
+		return nil, "", translate(err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = EncodeCursor(out[limit-1].ID)
+	}
+	return out, next, nil
+}
+
+// GetOutcome returns one outcome. ENotFound when missing or of another force.
+func (s *Store) GetOutcome(ctx context.Context, id int64) (*Outcome, error) {
+	return get[Outcome](ctx, s, nil, "force_id", id, "outcome")
+}
+
+// Idempotency identifies a retried request: the client's key and a hash of its body.
+type Idempotency struct {
+	Key         string
+	RequestHash string
+}
+
+// MaxIdempotencyKeyLen bounds the Idempotency-Key header.
+const MaxIdempotencyKeyLen = 200
+
+// CheckIdempotencyKey validates a client's key: 1 to 200 visible ASCII characters.
+func CheckIdempotencyKey(k string) error {
+	if len(k) == 0 || len(k) > MaxIdempotencyKeyLen {
+		return Errorf(EBadRequest, "Idempotency-Key must be 1 to %d characters", MaxIdempotencyKeyLen)
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return Errorf(EBadRequest, "Idempotency-Key must be visible ASCII characters")
+		}
+	}
+	return nil
+}
+
+// RecordedOutcome is the result of RecordOutcome: the outcome's JSON as first returned, and
+// whether this call was a replay of an earlier one with the same key.
+type RecordedOutcome struct {
+	Body     []byte
+	Replayed bool
+}
+
+type idempotencyRow struct {
+	Scope       string
+	Key         string
+	RequestHash string
+	Status      int
+	Response    string
+	CreatedAt   time.Time
+}
+
+func (idempotencyRow) TableName() string { return "idempotency_keys" }
+
+func idemScope(a Actor) string { return "u" + strconv.FormatInt(a.UserID, 10) + ":" + a.Username }
+
+// replay returns the stored response for a key, if any. The same key with another body is EInvalid.
+func (s *Store) replay(ctx context.Context, a Actor, idem *Idempotency) (*RecordedOutcome, error) {
+	var row idempotencyRow
+	err := s.db.WithContext(ctx).Where("scope = ? AND key = ?", idemScope(a), idem.Key).Limit(1).Find(&row).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	if row.Key == "" {
+		return nil, nil
+	}
+	if row.RequestHash != idem.RequestHash {
+		return nil, &Error{Code: EInvalid, Message: "this Idempotency-Key was used with a different body", Fields: []FieldError{{Field: "Idempotency-Key", Message: "reuse only for a retry of the same request"}}}
+	}
+	return &RecordedOutcome{Body: []byte(row.Response), Replayed: true}, nil
+}
+
+// RecordOutcome logs a result from a shift. With idem set, a retry with the same key and body
+// returns the first response and writes nothing. ENotFound, EInvalid, EForbidden (an officer not
+// on the shift).
+func (s *Store) RecordOutcome(ctx context.Context, operationID int64, in OutcomeInput, idem *Idempotency) (*RecordedOutcome, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if idem != nil {
+		if r, err := s.replay(ctx, a, idem); r != nil || err != nil {
+			return r, err
+		}
+	}
+	var body []byte
+	err = s.write(ctx, func(t *tx) error {
+		if idem != nil {
+			// Claim the key first: a concurrent twin blocks here until this commits, then fails.
+			row := idempotencyRow{Scope: idemScope(a), Key: idem.Key, RequestHash: idem.RequestHash, Status: 201, Response: "", CreatedAt: t.now}
+			if err := t.Create(&row).Error; err != nil {
+				return err
+			}
+		}
+		op, err := get[Operation](ctx, s, t.DB, "force_id", operationID, "operation")
+		if err != nil {
+			return err
+		}
+		if err := checkParent("operation_id", in.OperationID, op.ID); err != nil {
+			return err
+		}
+		if err := checkParent("force_id", in.ForceID, op.ForceID); err != nil {
+			return err
+		}
+		sh, err := get[Shift](ctx, s, t.DB, "force_id", in.ShiftID, "shift")
+		if err != nil || sh.OperationID != op.ID {
+			return &Error{Code: EInvalid, Message: "the shift is not one of this operation's", Fields: []FieldError{{Field: "shift_id", Message: "is not a shift of operation " + strconv.FormatInt(op.ID, 10)}}}
+		}
+		if a.Role == RoleOfficer && !sh.hasOfficer(a.Username) {
+			return Errorf(EForbidden, "you are not on shift %d", sh.ID)
+		}
+		locID := in.LocationID
+		if locID == 0 {
+			locID = sh.LocationID
+		} else if _, err := s.locationOf(ctx, t, op, "location_id", locID); err != nil {
+			return err
+		}
+		o := Outcome{OperationID: op.ID, ForceID: op.ForceID, ShiftID: sh.ID, LocationID: locID, OccurredAt: utc(in.OccurredAt),
+			Measure: in.Measure, Count: in.Count, Indicators: in.Indicators, LeafletLanguage: in.LeafletLanguage,
+			PartnerAgency: in.PartnerAgency, VehicleReg: in.VehicleReg, Notes: in.Notes,
+			CreatedAt: t.now, UpdatedAt: t.now, CreatedBy: a.Username, Version: 1}
+		if err := o.Validate(op, t.now); err != nil {
+			return err
+		}
+		o.Day = op.Day(o.OccurredAt)
+		if err := t.Create(&o).Error; err != nil {
+			return err
+		}
+		if err := touchShift(t, sh.ID); err != nil {
+			return err
+		}
+		body, err = json.Marshal(&o)
+		if err != nil {
+			return err
+		}
+		if idem != nil {
+			if err := t.Model(&idempotencyRow{}).Where("scope = ? AND key = ?", idemScope(a), idem.Key).Update("response", string(body)).Error; err != nil {
+				return err
+			}
+		}
+		t.audit("create", "outcome", o.ID, o.ForceID, nil, &o)
+		return t.event("outcome.created", o.ForceID, o.OperationID, o.ID, &o)
+	})
+	if err != nil {
+		if idem != nil && ErrorCodeOf(err) == EConflict {
+			// A concurrent request with the same key won the race: answer as it did.
+			if r, rerr := s.replay(ctx, a, idem); r != nil || rerr != nil {
+				return r, rerr
+			}
+		}
+		return nil, err
+	}
+	return &RecordedOutcome{Body: body}, nil
+}
+
+// touchShift records that a shift was heard from now.
+func touchShift(t *tx, shiftID int64) error {
+	return t.Model(&Shift{}).Where("id = ?", shiftID).Update("last_activity_at", t.now).Error
+}
+
+// OutcomeEditWindow is how long an officer may edit an outcome they logged.
+const OutcomeEditWindow = 24 * time.Hour
+
+// UpdateOutcome applies a patch. An officer may edit only their own outcomes, within
+// OutcomeEditWindow of logging them (EForbidden). ENotFound, EConflict, EInvalid.
+func (s *Store) UpdateOutcome(ctx context.Context, id int64, p OutcomePatch) (*Outcome, error) {
+	var out *Outcome
+	err := s.write(ctx, func(t *tx) error {
+		cur, err := get[Outcome](ctx, s, t.DB, "force_id", id, "outcome")
+		if err != nil {
+			return err
+		}
+		if t.actor.Role == RoleOfficer {
+			if cur.CreatedBy != t.actor.Username {
+				return Errorf(EForbidden, "officers may edit only the outcomes they logged")
+			}
+			if t.now.Sub(cur.CreatedAt) > OutcomeEditWindow {
+				return Errorf(EForbidden, "outcomes can be edited by the officer for %s after logging; ask your lead", OutcomeEditWindow)
+			}
+		}
+		if err := checkVersion("outcome", cur.Version, p.Version); err != nil {
+			return err
+		}
+		op, err := get[Operation](ctx, s, t.DB, "force_id", cur.OperationID, "operation")
+		if err != nil {
+			return err
+		}
+		next := *cur
+		if p.OccurredAt != nil {
+			next.OccurredAt = utc(*p.OccurredAt)
+		}
+		set(&next.Measure, p.Measure)
+		set(&next.Count, p.Count)
+		set(&next.Indicators, p.Indicators)
+		set(&next.LeafletLanguage, p.LeafletLanguage)
+		set(&next.PartnerAgency, p.PartnerAgency)
+		set(&next.VehicleReg, p.VehicleReg)
+		set(&next.Notes, p.Notes)
+		if err := next.Validate(op, t.now); err != nil {
+			return err
+		}
+		next.Day = op.Day(next.OccurredAt)
+		next.Version, next.UpdatedAt = cur.Version+1, t.now
+		if err := save(t, &next, id, cur.Version); err != nil {
+			return err
+		}
+		out = &next
+		t.audit("update", "outcome", id, next.ForceID, cur, &next)
+		return t.event("outcome.updated", next.ForceID, next.OperationID, next.ID, &next)
+	})
+	return out, err
+}

@@ -1,0 +1,136 @@
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+)
+
+// MeasureTotal is one measure's progress against its target.
+type MeasureTotal struct {
+	Measure    Measure `json:"measure"`
+	Label      string  `json:"label"`
+	Total      int64   `json:"total"`
+	WeekTarget int64   `json:"week_target"`
+	DayTarget  int64   `json:"day_target"`
+	// ByDay lists the totals for each day of the operation, in the order of Summary.Days.
+	ByDay []int64 `json:"by_day"`
+}
+
+// LocationTotals is what was achieved at one location.
+type LocationTotals struct {
+	LocationID int64             `json:"location_id"`
+	Name       string            `json:"name"`
+	Latitude   float64           `json:"latitude"`
+	Longitude  float64           `json:"longitude"`
+	Totals     map[Measure]int64 `json:"totals"`
+	Outcomes   int64             `json:"outcomes"`
+}
+
+// VictimTotals splits potential victims by age.
+type VictimTotals struct {
+	Adult int64 `json:"adult"`
+	Child int64 `json:"child"`
+	Total int64 `json:"total"`
+}
+
+// OperationSummary is an operation's return: totals per measure for the week, per day and per
+// location, against targets.
+type OperationSummary struct {
+	OperationID      int64               `json:"operation_id"`
+	ForceID          int64               `json:"force_id"`
+	Days             []Date              `json:"days"`
+	Measures         []MeasureTotal      `json:"measures"`
+	Locations        []LocationTotals    `json:"locations"`
+	PotentialVictims VictimTotals        `json:"potential_victims"`
+	Arrests          int64               `json:"arrests"`
+	Indicators       map[Indicator]int64 `json:"indicators"`
+	Outcomes         int64               `json:"outcomes"`
+}
+
+type tallyRow struct {
+	Day        string
+	LocationID int64
+	Measure    Measure
+	Total      int64
+	N          int64
+}
+
+// OperationSummary returns the operation's return. ENotFound when out of scope.
+func (s *Store) OperationSummary(ctx context.Context, operationID int64) (*OperationSummary, error) {
+	op, err := s.GetOperation(ctx, operationID)
+	if err != nil {
+		return nil, err
+	}
+	locs, err := s.ListLocations(ctx, operationID)
+	if err != nil {
+		return nil, err
+	}
+	q, _, err := s.scope(ctx, nil, "force_id")
+	if err != nil {
+		return nil, err
+	}
+	var rows []tallyRow
+	err = q.Table("outcomes").Select("day, location_id, measure, SUM(count) AS total, COUNT(*) AS n").
+		Where("operation_id = ?", operationID).Group("day, location_id, measure").Scan(&rows).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	var indicatorLists []string
+	q, _, _ = s.scope(ctx, nil, "force_id")
+	err = q.Table("outcomes").Where("operation_id = ? AND indicators <> ?", operationID, "[]").Pluck("indicators", &indicatorLists).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+
+	sum := &OperationSummary{OperationID: op.ID, ForceID: op.ForceID, Days: op.Days(), Indicators: map[Indicator]int64{}}
+	dayIndex := map[string]int{}
+	for i, d := range sum.Days {
+		dayIndex[d.String()] = i
+	}
+	measureIndex := map[Measure]int{}
+	for i, mi := range Measures {
+		t := op.Targets[mi.Measure]
+		sum.Measures = append(sum.Measures, MeasureTotal{Measure: mi.Measure, Label: mi.Label, WeekTarget: t.Week, DayTarget: t.Day, ByDay: make([]int64, len(sum.Days))})
+		measureIndex[mi.Measure] = i
+	}
+	locIndex := map[int64]int{}
+	for i, l := range locs {
+		sum.Locations = append(sum.Locations, LocationTotals{LocationID: l.ID, Name: l.Name, Latitude: l.Latitude, Longitude: l.Longitude, Totals: map[Measure]int64{}})
+		locIndex[l.ID] = i
+	}
+	for _, r := range rows {
+		sum.Outcomes += r.N
+		mi, ok := measureIndex[r.Measure]
+		if !ok {
+			continue
+		}
+		m := &sum.Measures[mi]
+		m.Total += r.Total
+		if di, ok := dayIndex[r.Day]; ok {
+			m.ByDay[di] += r.Total
+		}
+		if li, ok := locIndex[r.LocationID]; ok {
+			sum.Locations[li].Totals[r.Measure] += r.Total
+			sum.Locations[li].Outcomes += r.N
+		}
+	}
+	sum.PotentialVictims, sum.Arrests = victimsAndArrests(func(m Measure) int64 { return sum.Measures[measureIndex[m]].Total })
+	for _, raw := range indicatorLists {
+		var list []Indicator
+		if json.Unmarshal([]byte(raw), &list) == nil {
+			for _, ind := range list {
+				sum.Indicators[ind]++
+			}
+		}
+	}
+	sort.SliceStable(sum.Locations, func(i, j int) bool { return sum.Locations[i].Outcomes > sum.Locations[j].Outcomes })
+	return sum, nil
+}
+
+// victimsAndArrests derives the headline figures from per-measure totals.
+func victimsAndArrests(total func(Measure) int64) (VictimTotals, int64) {
+	v := VictimTotals{Adult: total(MeasureVictimsAdult), Child: total(MeasureVictimsChild)}
+	v.Total = v.Adult + v.Child
+	return v, total(MeasureArrestsModernSlavery) + total(MeasureArrestsImmigration) + total(MeasureArrestsOther)
+}
