@@ -69,6 +69,7 @@ var Policy = map[string]Access{
 	"GET /api/v1/national/summary.csv":      national,
 	"GET /api/v1/audit":                     {models.RoleLead, models.RoleAdmin},
 	"GET /api/v1/live":                      signedIn,
+	"GET /metrics":                          everyone,
 	"GET /*":                                everyone,
 }
 
@@ -108,13 +109,17 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		} else if ck, err := req.Cookie(SessionCookie); err == nil && ck.Value != "" {
 			var csrf string
 			u, csrf, err = s.store.SessionUser(ctx, ck.Value, s.cfg.Session)
-			if err != nil {
-				if models.ErrorCodeOf(err) == models.EUnauthorized {
-					s.clearCookie(c)
-				}
+			switch {
+			case models.ErrorCodeOf(err) == models.EUnauthorized:
+				// An ended session makes the caller anonymous: the policy answers 401 where a
+				// login is needed, and the login page itself still works.
+				s.clearCookie(c)
+				u = nil
+			case err != nil:
 				return err
+			default:
+				info = authInfo{kind: authCookie, csrfToken: csrf, sessionID: ck.Value}
 			}
-			info = authInfo{kind: authCookie, csrfToken: csrf, sessionID: ck.Value}
 		}
 		if u != nil {
 			ctx = models.WithActor(ctx, u.Actor())
@@ -249,12 +254,14 @@ func (s *Server) postLogin(c echo.Context) error {
 	}
 	addr := c.RealIP()
 	if wait := s.login.blocked(addr); wait > 0 {
+		s.metrics.loginFailures.Inc()
 		s.refused(c, "refused: address throttled")
 		c.Response().Header().Set("Retry-After", strconvSeconds(wait))
 		return models.Errorf(models.ETooMany, "too many failed logins from this address; try again later")
 	}
 	u, sess, delay, err := s.store.Login(c.Request().Context(), in.Username, in.Password, s.cfg.Session)
 	if err != nil {
+		s.metrics.loginFailures.Inc()
 		if models.ErrorCodeOf(err) == models.EUnauthorized {
 			s.login.fail(addr)
 		}

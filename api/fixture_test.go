@@ -31,6 +31,23 @@ type fixture struct {
 	tokens map[string]string // by username
 	nth    ids
 	bdf    ids
+	dbURL  string // Postgres URL or SQLite path of the store
+}
+
+// startLive runs the server's live stream until the test ends.
+func (f *fixture) startLive() {
+	startLive(f.t, f.api, f.dbURL)
+}
+
+func startLive(t *testing.T, srv *api.Server, dbURL string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	url := ""
+	if strings.HasPrefix(dbURL, "postgres") {
+		url = dbURL
+	}
+	go func() { defer close(done); srv.Run(ctx, url) }()
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 // ids are the records of one force's week.
@@ -46,12 +63,12 @@ func eachDialect(t *testing.T, fn func(t *testing.T, f *fixture)) {
 
 func newFixture(t *testing.T, dialect string) *fixture {
 	t.Helper()
-	store := storetest.Open(t, dialect)
+	store, dbURL := storetest.OpenWithURL(t, dialect)
 	store.Now = func() time.Time { return time.Date(2020, 3, 10, 12, 0, 0, 0, time.UTC) }
 	srv := api.New(api.DefaultConfig(), store, slog.New(slog.DiscardHandler))
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	f := &fixture{t: t, srv: ts, api: srv, store: store, tokens: map[string]string{}}
+	f := &fixture{t: t, srv: ts, api: srv, store: store, tokens: map[string]string{}, dbURL: dbURL}
 	ctx := storetest.Ctx()
 	f.nth = f.week(ctx, "NTH")
 	f.bdf = f.week(ctx, "BDF")

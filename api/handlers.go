@@ -356,6 +356,7 @@ func (s *Server) createOutcome(c echo.Context) error {
 	status := http.StatusCreated
 	if res.Replayed {
 		c.Response().Header().Set("Idempotent-Replayed", "true")
+		s.metrics.idempotentHits.Inc()
 	}
 	return c.Blob(status, echo.MIMEApplicationJSON, res.Body)
 }

@@ -51,6 +51,7 @@ func matrixRoutes(f *fixture) map[string]route {
 	}
 	return map[string]route{
 		"GET /healthz":             mk("anonymous admin nca lead officer", "/healthz", nil, 200, nil),
+		"GET /metrics":             mk("anonymous admin nca lead officer", "/metrics", nil, 200, nil),
 		"GET /readyz":              mk("anonymous admin nca lead officer", "/readyz", nil, 200, nil),
 		"GET /api/v1/openapi.json": mk("anonymous admin nca lead officer", "/api/v1/openapi.json", nil, 200, nil),
 		"POST /api/v1/auth/login":  mk("anonymous admin nca lead officer", "/api/v1/auth/login", nil, 200, func(*fixture, ids) any { return map[string]string{"username": "pc.spare", "password": testPassword} }),

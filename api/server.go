@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aidant/aidant/models"
@@ -39,6 +40,8 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Dashboard is the static site served at /; nil serves none.
 	Dashboard fs.FS
+	// EventRetention is how long the live stream's event log is kept for clients to resume from.
+	EventRetention time.Duration
 }
 
 // DefaultConfig returns the settings used when nothing is configured.
@@ -47,23 +50,27 @@ func DefaultConfig() Config {
 		MaxBodyBytes:   64 << 10,
 		Session:        models.SessionTTL{Idle: 8 * time.Hour, Absolute: 24 * time.Hour},
 		RequestTimeout: 10 * time.Second,
+		EventRetention: 7 * 24 * time.Hour,
 	}
 }
 
 // Server is the HTTP server. Build it with New.
 type Server struct {
-	echo  *echo.Echo
-	store *models.Store
-	cfg   Config
-	log   *slog.Logger
-	login *loginLimiter
+	echo    *echo.Echo
+	store   *models.Store
+	cfg     Config
+	log     *slog.Logger
+	login   *loginLimiter
+	metrics *metrics
+	hub     *Hub
 }
 
 // New wires the routes and middleware onto a new Echo.
 func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{echo: e, store: store, cfg: cfg, log: log, login: newLoginLimiter()}
+	s := &Server{echo: e, store: store, cfg: cfg, log: log, login: newLoginLimiter(), metrics: newMetrics(store.PoolStats)}
+	s.hub = newHub(store, log, s.metrics)
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = echo.ExtractIPDirect()
 	if len(cfg.TrustedProxies) > 0 {
@@ -78,6 +85,46 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	s.routes()
 	return s
 }
+
+// Run runs the live stream's background work until ctx ends: the hub's pump and, on Postgres,
+// the NOTIFY sender and the one LISTEN connection that wakes the hub when another replica
+// writes. When ctx ends every live client is closed with 1001 (going away).
+func (s *Server) Run(ctx context.Context, databaseURL string) {
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); models.NewNotifier(s.store).Run(ctx) }()
+	go func() { defer wg.Done(); s.store.Listen(ctx, databaseURL, s.hub.Wake) }()
+	go func() { defer wg.Done(); s.pruneEvents(ctx) }()
+	s.hub.Run(ctx)
+	wg.Wait()
+}
+
+// pruneEvents drops events older than the retention every so often; clients that resume from
+// before the retained log are told to reload their snapshot.
+func (s *Server) pruneEvents(ctx context.Context) {
+	if s.cfg.EventRetention <= 0 {
+		return
+	}
+	every := min(s.cfg.EventRetention/10, time.Hour)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		sctx := models.WithActor(ctx, models.SystemActor)
+		if n, err := s.store.PruneEvents(sctx, time.Now().Add(-s.cfg.EventRetention)); err != nil {
+			s.log.Warn("pruning the event log failed", "error", err.Error())
+		} else if n > 0 {
+			s.log.Info("pruned the event log", "events", n)
+		}
+	}
+}
+
+// Hub returns the live hub.
+func (s *Server) Hub() *Hub { return s.hub }
 
 // Handler returns the server as an http.Handler.
 func (s *Server) Handler() http.Handler { return s.echo }
@@ -117,8 +164,17 @@ func (s *Server) routes() {
 	v1.GET("/national/summary", s.getNationalSummary)
 	v1.GET("/national/summary.csv", s.getNationalCSV)
 	v1.GET("/audit", s.listAudit)
+	v1.GET("/live", s.live)
+	e.GET("/metrics", s.serveMetrics)
 	if s.cfg.Dashboard != nil {
-		e.GET("/*", echo.WrapHandler(dashboardHandler(s.cfg.Dashboard)))
+		site := dashboardHandler(s.cfg.Dashboard)
+		e.GET("/*", func(c echo.Context) error {
+			if strings.HasPrefix(c.Request().URL.Path, "/api/") {
+				return models.Errorf(models.ENotFound, "no such API route")
+			}
+			site.ServeHTTP(c.Response(), c.Request())
+			return nil
+		})
 	}
 }
 
@@ -194,6 +250,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
+		s.metrics.observe(c, start)
 		a, _ := models.ActorFrom(c.Request().Context())
 		level := slog.LevelInfo
 		if c.Response().Status >= 500 {

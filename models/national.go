@@ -4,6 +4,8 @@ import (
 	"context"
 	"sort"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // ForceReturn is one force's part of the national roll-up. It holds numbers only: no personal data.
@@ -38,6 +40,8 @@ type NationalSummary struct {
 	ByDay            []DayTotals       `json:"by_day"`
 	// NotReported lists the codes of participating forces with nothing logged on Day.
 	NotReported []string `json:"not_reported"`
+	// AsOfEvent is the newest live event these figures include: apply only later events to them.
+	AsOfEvent int64 `json:"as_of_event"`
 }
 
 // NationalFilter picks the days of the roll-up and the day whose reporting is checked.
@@ -65,14 +69,29 @@ func (s *Store) NationalSummary(ctx context.Context, f NationalFilter) (*Nationa
 	if f.To.Sub(f.From.Time) > 366*24*time.Hour {
 		return nil, &Error{Code: EInvalid, Message: "the range is too long", Fields: []FieldError{{Field: "to", Message: "must be within a year of from"}}}
 	}
-	forces, err := s.ListForces(ctx)
+	var ns *NationalSummary
+	err := s.snapshot(ctx, func(db *gorm.DB) error {
+		var err error
+		ns, err = s.nationalSummary(ctx, db, f)
+		return err
+	})
+	return ns, err
+}
+
+func (s *Store) nationalSummary(ctx context.Context, db *gorm.DB, f NationalFilter) (*NationalSummary, error) {
+	q, _, err := s.scope(ctx, db, "id")
 	if err != nil {
 		return nil, err
 	}
-	q, _, err := s.scope(ctx, nil, "force_id")
+	forces := []Force{}
+	if err := q.Order("code").Find(&forces).Error; err != nil {
+		return nil, err
+	}
+	asOf, err := newestEventID(db)
 	if err != nil {
 		return nil, err
 	}
+	q, _, _ = s.scope(ctx, db, "force_id")
 	type opCount struct {
 		ForceID int64
 		N       int
@@ -83,7 +102,7 @@ func (s *Store) NationalSummary(ctx context.Context, f NationalFilter) (*Nationa
 	if err != nil {
 		return nil, translate(err)
 	}
-	q, _, _ = s.scope(ctx, nil, "force_id")
+	q, _, _ = s.scope(ctx, db, "force_id")
 	var rows []nationalRow
 	err = q.Table("outcomes").Select("force_id, day, measure, SUM(count) AS total, COUNT(*) AS n, MAX(created_at) AS last").
 		Where("day >= ? AND day <= ?", f.From.String(), f.To.String()).Group("force_id, day, measure").Scan(&rows).Error
@@ -91,7 +110,7 @@ func (s *Store) NationalSummary(ctx context.Context, f NationalFilter) (*Nationa
 		return nil, translate(err)
 	}
 
-	ns := &NationalSummary{From: f.From, To: f.To, Day: f.Day, Totals: map[Measure]int64{}, NotReported: []string{}}
+	ns := &NationalSummary{From: f.From, To: f.To, Day: f.Day, Totals: map[Measure]int64{}, NotReported: []string{}, AsOfEvent: asOf}
 	byForce := map[int64]*ForceReturn{}
 	for _, fc := range forces {
 		byForce[fc.ID] = &ForceReturn{ForceID: fc.ID, Code: fc.Code, Name: fc.Name, Totals: map[Measure]int64{}}
@@ -149,7 +168,7 @@ func (s *Store) NationalSummary(ctx context.Context, f NationalFilter) (*Nationa
 
 // parseStoredTime reads a timestamp as SQLite or Postgres return it from an aggregate.
 func parseStoredTime(s string) (time.Time, bool) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999-07"} {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999 -0700 MST", "2006-01-02 15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999-07"} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.UTC(), true
 		}

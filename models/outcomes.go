@@ -243,9 +243,11 @@ func (s *Store) RecordOutcome(ctx context.Context, operationID int64, in Outcome
 	return &RecordedOutcome{Body: body}, nil
 }
 
-// touchShift records that a shift was heard from now.
+// touchShift records that a shift was heard from now. It is not an edit of the shift: no
+// version bump (an officer's pending status change stays valid) and no event (the outcome's own
+// event says when the shift was last heard from).
 func touchShift(t *tx, shiftID int64) error {
-	return t.Model(&Shift{}).Where("id = ?", shiftID).Update("last_activity_at", t.now).Error
+	return t.Model(&Shift{}).Where("id = ?", shiftID).UpdateColumn("last_activity_at", t.now).Error
 }
 
 // OutcomeEditWindow is how long an officer may edit an outcome they logged.
@@ -296,7 +298,11 @@ func (s *Store) UpdateOutcome(ctx context.Context, id int64, p OutcomePatch) (*O
 		}
 		out = &next
 		t.audit("update", "outcome", id, next.ForceID, cur, &next)
-		return t.event("outcome.updated", next.ForceID, next.OperationID, next.ID, &next)
+		if err := t.event("outcome.updated", next.ForceID, next.OperationID, next.ID, &next); err != nil {
+			return err
+		}
+		t.events[len(t.events)-1].Previous = previousJSON(TallyOf(cur))
+		return nil
 	})
 	return out, err
 }

@@ -43,6 +43,10 @@ type Store struct {
 	dialect string
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+	// Hashing is the cost of new password hashes; tests lower it.
+	Hashing   HashParams
+	dummyOnce sync.Once
+	dummy     string
 
 	mu          sync.Mutex
 	afterCommit []func(lastEventID int64)
@@ -66,7 +70,8 @@ func Open(ctx context.Context, cfg DBConfig) (*Store, error) {
 		}
 		// WAL lets readers run beside the one writer; immediate transactions take the write lock at
 		// BEGIN so two writers never deadlock upgrading; the busy timeout makes them queue.
-		dial = sqlite.Open("file:" + cfg.Path + "?_txlock=immediate&_time_format=sqlite" +
+		// (No _time_format: this driver version ignores _txlock when it is given.)
+		dial = sqlite.Open("file:" + cfg.Path + "?_txlock=immediate" +
 			"&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)")
 	}
 	db, err := gorm.Open(dial, &gorm.Config{
@@ -85,7 +90,7 @@ func Open(ctx context.Context, cfg DBConfig) (*Store, error) {
 	sqlDB.SetMaxOpenConns(cfg.MaxOpenConns)
 	sqlDB.SetMaxIdleConns(cfg.MaxOpenConns)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db, dialect: db.Dialector.Name(), Now: time.Now}
+	s := &Store{db: db, dialect: db.Dialector.Name(), Now: time.Now, Hashing: OWASPHashParams}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := sqlDB.PingContext(pctx); err != nil {
@@ -307,4 +312,16 @@ func isConnectionError(err error) bool {
 		}
 	}
 	return false
+}
+
+// snapshot runs fn in one read-only transaction, so that several reads (a summary and the newest
+// event id it reflects) see the same committed state.
+func (s *Store) snapshot(ctx context.Context, fn func(db *gorm.DB) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.dialect == "postgres" {
+		opts.Isolation = sql.LevelRepeatableRead
+	} else {
+		opts = nil // SQLite transactions are snapshots already; the driver refuses read-only here
+	}
+	return translate(s.db.WithContext(ctx).Transaction(fn, opts))
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"sort"
+
+	"gorm.io/gorm"
 )
 
 // MeasureTotal is one measure's progress against its target.
@@ -46,6 +48,8 @@ type OperationSummary struct {
 	Arrests          int64               `json:"arrests"`
 	Indicators       map[Indicator]int64 `json:"indicators"`
 	Outcomes         int64               `json:"outcomes"`
+	// AsOfEvent is the newest live event these figures include: apply only later events to them.
+	AsOfEvent int64 `json:"as_of_event"`
 }
 
 type tallyRow struct {
@@ -58,32 +62,47 @@ type tallyRow struct {
 
 // OperationSummary returns the operation's return. ENotFound when out of scope.
 func (s *Store) OperationSummary(ctx context.Context, operationID int64) (*OperationSummary, error) {
-	op, err := s.GetOperation(ctx, operationID)
+	var sum *OperationSummary
+	err := s.snapshot(ctx, func(db *gorm.DB) error {
+		var err error
+		sum, err = s.operationSummary(ctx, db, operationID)
+		return err
+	})
+	return sum, err
+}
+
+func (s *Store) operationSummary(ctx context.Context, db *gorm.DB, operationID int64) (*OperationSummary, error) {
+	op, err := get[Operation](ctx, s, db, "force_id", operationID, "operation")
 	if err != nil {
 		return nil, err
 	}
-	locs, err := s.ListLocations(ctx, operationID)
+	asOf, err := newestEventID(db)
 	if err != nil {
 		return nil, err
 	}
-	q, _, err := s.scope(ctx, nil, "force_id")
+	q, _, err := s.scope(ctx, db, "force_id")
 	if err != nil {
+		return nil, err
+	}
+	locs := []Location{}
+	if err := q.Where("operation_id = ?", operationID).Order("id").Find(&locs).Error; err != nil {
 		return nil, err
 	}
 	var rows []tallyRow
+	q, _, _ = s.scope(ctx, db, "force_id")
 	err = q.Table("outcomes").Select("day, location_id, measure, SUM(count) AS total, COUNT(*) AS n").
 		Where("operation_id = ?", operationID).Group("day, location_id, measure").Scan(&rows).Error
 	if err != nil {
 		return nil, translate(err)
 	}
 	var indicatorLists []string
-	q, _, _ = s.scope(ctx, nil, "force_id")
+	q, _, _ = s.scope(ctx, db, "force_id")
 	err = q.Table("outcomes").Where("operation_id = ? AND indicators <> ?", operationID, "[]").Pluck("indicators", &indicatorLists).Error
 	if err != nil {
 		return nil, translate(err)
 	}
 
-	sum := &OperationSummary{OperationID: op.ID, ForceID: op.ForceID, Days: op.Days(), Indicators: map[Indicator]int64{}}
+	sum := &OperationSummary{OperationID: op.ID, ForceID: op.ForceID, Days: op.Days(), Indicators: map[Indicator]int64{}, AsOfEvent: asOf}
 	dayIndex := map[string]int{}
 	for i, d := range sum.Days {
 		dayIndex[d.String()] = i

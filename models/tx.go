@@ -11,13 +11,15 @@ import (
 
 // Event is one row of the outbox: a committed change, in commit order.
 type Event struct {
-	ID          int64     `json:"id" gorm:"primaryKey"`
-	ForceID     int64     `json:"force_id"`
-	OperationID int64     `json:"operation_id"`
-	Type        string    `json:"type"`
-	EntityID    int64     `json:"entity_id"`
-	Data        string    `json:"data"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          int64  `json:"id" gorm:"primaryKey"`
+	ForceID     int64  `json:"force_id"`
+	OperationID int64  `json:"operation_id"`
+	Type        string `json:"type"`
+	EntityID    int64  `json:"entity_id"`
+	Data        string `json:"data"`
+	// Previous is, for an edited outcome, the Tally it counted before the edit.
+	Previous  string    `json:"previous"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // AuditEntry is one row of the append-only audit trail.

@@ -49,23 +49,28 @@ const (
 	MinPasswordLen   = 12
 )
 
-// argon2id parameters: OWASP's recommended minimum (19 MiB, 2 passes, 1 lane).
-const (
-	argonMemoryKiB = 19 * 1024
-	argonTime      = 2
-	argonThreads   = 1
-	argonKeyLen    = 32
-)
+// HashParams are the argon2id costs of new password hashes. Verification reads the costs from
+// each stored hash, so raising them later leaves old hashes valid.
+type HashParams struct {
+	MemoryKiB uint32
+	Time      uint32
+	Threads   uint8
+}
+
+// OWASPHashParams are OWASP's recommended minimum for argon2id: 19 MiB, 2 passes, 1 lane.
+var OWASPHashParams = HashParams{MemoryKiB: 19 * 1024, Time: 2, Threads: 1}
+
+const argonKeyLen = 32
 
 // HashPassword returns an argon2id hash in the PHC string form.
-func HashPassword(password string) (string, error) {
+func HashPassword(password string, p HashParams) (string, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
+	key := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, argonKeyLen)
 	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemoryKiB, argonTime, argonThreads,
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Time, p.Threads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
@@ -90,7 +95,10 @@ func checkPassword(hash, password string) bool {
 }
 
 // dummyHash is compared against when a username does not exist, so timing does not reveal it.
-var dummyHash, _ = HashPassword("not a real password, only for timing")
+func (s *Store) dummyHash() string {
+	s.dummyOnce.Do(func() { s.dummy, _ = HashPassword("not a real password, only for timing", s.Hashing) })
+	return s.dummy
+}
 
 // UserInput is what is needed to create an account.
 type UserInput struct {
@@ -131,7 +139,7 @@ func (s *Store) CreateUser(ctx context.Context, in UserInput) (*User, error) {
 		}
 		u.ForceID = &f.ID
 	}
-	hash, err := HashPassword(in.Password)
+	hash, err := HashPassword(in.Password, s.Hashing)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +230,7 @@ func (s *Store) Login(ctx context.Context, username, password string, ttl Sessio
 		audit("refused: locked after repeated failures")
 		return nil, nil, 0, Errorf(ETooMany, "too many failed logins for this account; try again after %s", u.LockedUntil.Format(time.RFC3339))
 	}
-	hash := dummyHash
+	hash := s.dummyHash()
 	if u.ID != 0 {
 		hash = u.PasswordHash
 	}

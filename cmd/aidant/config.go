@@ -26,6 +26,7 @@ type Config struct {
 	TrustedProxies   []*net.IPNet
 	RequestTimeout   time.Duration
 	ShutdownTimeout  time.Duration
+	EventRetention   time.Duration
 	DBMaxConns       int
 	StatementTimeout time.Duration
 	LogLevel         string
@@ -114,6 +115,7 @@ var settings = []setting{
 		return nil
 	}},
 	{"request-timeout", "AIDANT_REQUEST_TIMEOUT", "10s", "deadline for each request, database work included", durationSetting(func(c *Config) *time.Duration { return &c.RequestTimeout })},
+	{"event-retention", "AIDANT_EVENT_RETENTION", "168h", "how long live events are kept for dashboards to resume from", durationSetting(func(c *Config) *time.Duration { return &c.EventRetention })},
 	{"shutdown-timeout", "AIDANT_SHUTDOWN_TIMEOUT", "20s", "how long a stop waits for requests in flight", durationSetting(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{"db-max-conns", "AIDANT_DB_MAX_CONNS", "20", "database connections per process (keep replicas × this under max_connections)", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)

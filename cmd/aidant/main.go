@@ -168,7 +168,12 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	acfg.SecureCookies, acfg.AllowedOrigins, acfg.TrustedProxies = cfg.SecureCookies, cfg.AllowedOrigins, cfg.TrustedProxies
 	acfg.RequestTimeout = cfg.RequestTimeout
 	acfg.Dashboard = dashboard.Site()
+	acfg.EventRetention = cfg.EventRetention
 	srv := api.New(acfg, store, log)
+	liveCtx, stopLive := context.WithCancel(context.WithoutCancel(ctx))
+	liveDone := make(chan struct{})
+	go func() { defer close(liveDone); srv.Run(liveCtx, cfg.DatabaseURL) }()
+	defer func() { stopLive(); <-liveDone }()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -208,6 +213,10 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	// Live clients first: Shutdown does not wait for hijacked connections, so they are told
+	// 1001 (going away) and reconnect to another replica while requests in flight finish.
+	stopLive()
+	<-liveDone
 	if err := httpSrv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

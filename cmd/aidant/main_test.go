@@ -99,7 +99,7 @@ func TestServeRefusesOldSchema(t *testing.T) {
 		t.Fatalf("serve on an unmigrated database: %v, want a refusal naming aidant migrate", err)
 	}
 	env, out, _ := testEnv([]string{"migrate"}, vars, "")
-	if err := Run(context.Background(), env); err != nil || !strings.Contains(out.String(), "schema is at version 1") {
+	if err := Run(context.Background(), env); err != nil || !strings.Contains(out.String(), "schema is at version 2") {
 		t.Fatalf("migrate: %v %s", err, out)
 	}
 	env, out, _ = testEnv([]string{"migrate"}, vars, "")

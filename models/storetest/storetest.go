@@ -61,6 +61,7 @@ func OpenWithURL(tb testing.TB, dialect string) (*models.Store, string) {
 		tb.Fatalf("open %s: %v", dialect, err)
 	}
 	tb.Cleanup(func() { s.Close() })
+	s.Hashing = CheapHashing
 	if _, err := s.Migrate(ctx); err != nil {
 		tb.Fatalf("migrate %s: %v", dialect, err)
 	}
@@ -104,6 +105,9 @@ func WithSearchPath(base, schema string) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// CheapHashing makes test accounts fast to create; production keeps the OWASP costs.
+var CheapHashing = models.HashParams{MemoryKiB: 64, Time: 1, Threads: 1}
 
 // Ctx returns a context acting as the system, with national scope.
 func Ctx() context.Context { return models.WithActor(context.Background(), models.SystemActor) }

@@ -1,0 +1,481 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aidant/aidant/models"
+	"github.com/gorilla/websocket"
+	"github.com/labstack/echo/v4"
+)
+
+// The live stream's timing and sizes.
+const (
+	// writeWait bounds one write to a client.
+	writeWait = 10 * time.Second
+	// pongWait is how long a client may stay silent before it is taken for dead.
+	pongWait = 60 * time.Second
+	// pingPeriod is how often the server pings; shorter than pongWait.
+	pingPeriod = 25 * time.Second
+	// maxClientMessage bounds what a client may send (it sends only pongs and closes).
+	maxClientMessage = 1024
+	// clientQueue is how many messages may wait for one client before it is dropped as slow.
+	clientQueue = 1024
+	// replayBatch is how many stored events a resume reads at a time.
+	replayBatch = 500
+	// pollInterval is how often the hub looks for events even with no wake-up, in case one was lost.
+	pollInterval = time.Second
+)
+
+// Close codes the live stream uses besides the standard ones.
+const (
+	// CloseBehind tells a client it fell behind and was dropped: reconnect with since.
+	CloseBehind = 4000
+)
+
+// Message is one live message: an event id, its type and the resource as the REST API returns it.
+type Message struct {
+	ID   int64           `json:"id,omitempty"`
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+// NationalTally is the data of a national.tally message: how one outcome moved a force's totals.
+// It carries no personal data.
+type NationalTally struct {
+	ForceID       int64          `json:"force_id"`
+	ForceCode     string         `json:"force_code"`
+	OperationID   int64          `json:"operation_id"`
+	Day           models.Date    `json:"day"`
+	Measure       models.Measure `json:"measure"`
+	Delta         int64          `json:"delta"`
+	OutcomesDelta int64          `json:"outcomes_delta"`
+	At            time.Time      `json:"at"`
+}
+
+// frame is one prepared websocket message, serialised once for all its recipients.
+type frame struct {
+	id  int64
+	msg *websocket.PreparedMessage
+}
+
+// liveClient is one websocket connection. Only its writer goroutine writes to conn.
+type liveClient struct {
+	actor models.Actor
+	conn  *websocket.Conn
+	send  chan frame
+	// gone is closed when the hub stops sending to this client.
+	gone     chan struct{}
+	goneOnce sync.Once
+	// reason is the close frame the writer sends when gone closes.
+	reason []byte
+}
+
+func (c *liveClient) drop(code int, text string) {
+	c.goneOnce.Do(func() {
+		c.reason = websocket.FormatCloseMessage(code, text)
+		close(c.gone)
+	})
+}
+
+// national reports whether the viewer sees aggregates only.
+func (c *liveClient) national() bool { return c.actor.ForceID == 0 }
+
+// Hub fans committed events out to live clients. One pump goroutine per process reads the
+// outbox in id order; each client has a bounded queue and its own writer, so a stuck client
+// never delays the others: when its queue is full it is dropped and resumes with since.
+type Hub struct {
+	store   *models.Store
+	log     *slog.Logger
+	metrics *metrics
+	wake    chan struct{}
+
+	mu      sync.Mutex
+	clients map[*liveClient]struct{}
+	last    int64 // newest event dispatched
+	forces  map[int64]string
+	closing bool
+	wg      sync.WaitGroup
+}
+
+func newHub(store *models.Store, log *slog.Logger, m *metrics) *Hub {
+	h := &Hub{store: store, log: log, metrics: m, wake: make(chan struct{}, 1), clients: map[*liveClient]struct{}{}, forces: map[int64]string{}}
+	store.OnCommit(func(int64) { h.Wake() })
+	return h
+}
+
+// Wake asks the pump to look for new events now. It never blocks.
+func (h *Hub) Wake() {
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run pumps events to clients until ctx ends, then closes every client with 1001.
+func (h *Hub) Run(ctx context.Context) {
+	defer h.closeAll()
+	sctx := models.WithActor(ctx, models.SystemActor)
+	_, newest, err := h.store.EventBounds(sctx)
+	for err != nil && ctx.Err() == nil {
+		h.log.Warn("live: cannot read the event log; retrying", "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pollInterval):
+		}
+		_, newest, err = h.store.EventBounds(sctx)
+	}
+	h.mu.Lock()
+	h.last = newest
+	h.mu.Unlock()
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.wake:
+		case <-tick.C:
+		}
+		h.pump(sctx)
+	}
+}
+
+// pump dispatches every event committed since the last one, in id order.
+func (h *Hub) pump(ctx context.Context) {
+	for ctx.Err() == nil {
+		h.mu.Lock()
+		after := h.last
+		h.mu.Unlock()
+		evs, err := h.store.EventsAfter(ctx, after, 0, replayBatch)
+		if err != nil {
+			if ctx.Err() == nil {
+				h.log.Warn("live: reading events failed", "error", err.Error())
+			}
+			return
+		}
+		for i := range evs {
+			h.dispatch(ctx, &evs[i])
+		}
+		if _, newest, err := h.store.EventBounds(ctx); err == nil {
+			h.mu.Lock()
+			h.metrics.outboxLag.Set(float64(max(newest-h.last, 0)))
+			h.mu.Unlock()
+		}
+		if len(evs) < replayBatch {
+			return
+		}
+	}
+}
+
+// dispatch serialises one event once per audience and queues it to every client that may see it.
+func (h *Hub) dispatch(ctx context.Context, ev *models.Event) {
+	forceFrame := frame{id: ev.ID, msg: prepare(forceMessage(ev))}
+	var nationalFrame *frame
+	if tallies := h.tallies(ctx, ev); tallies != nil {
+		nationalFrame = &frame{id: ev.ID, msg: prepare(tallies)}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.last = ev.ID
+	for c := range h.clients {
+		f := &forceFrame
+		if c.national() {
+			f = nationalFrame
+		} else if c.actor.ForceID != ev.ForceID {
+			continue
+		}
+		if f == nil {
+			continue
+		}
+		select {
+		case c.send <- *f:
+			h.metrics.eventsSent.Inc()
+		default:
+			h.metrics.eventsDropped.Add(float64(len(c.send)))
+			h.metrics.slowDropped.Inc()
+			delete(h.clients, c)
+			c.drop(CloseBehind, "fell behind: reconnect with since")
+		}
+	}
+}
+
+func forceMessage(ev *models.Event) Message {
+	return Message{ID: ev.ID, Type: ev.Type, Data: json.RawMessage(ev.Data)}
+}
+
+// tallies turns an outcome event into national.tally messages (nil for other events).
+func (h *Hub) tallies(ctx context.Context, ev *models.Event) any {
+	if ev.Type != "outcome.created" && ev.Type != "outcome.updated" {
+		return nil
+	}
+	var o models.Outcome
+	if err := json.Unmarshal([]byte(ev.Data), &o); err != nil {
+		return nil
+	}
+	if o.Day.IsZero() {
+		o.Day = models.NewDate(o.OccurredAt.Year(), o.OccurredAt.Month(), o.OccurredAt.Day())
+	}
+	code := h.forceCode(ctx, ev.ForceID)
+	msg := func(t models.Tally, delta, outcomes int64) Message {
+		b, _ := json.Marshal(NationalTally{ForceID: ev.ForceID, ForceCode: code, OperationID: ev.OperationID, Day: t.Day, Measure: t.Measure, Delta: delta, OutcomesDelta: outcomes, At: ev.CreatedAt})
+		return Message{ID: ev.ID, Type: "national.tally", Data: b}
+	}
+	now := models.TallyOf(&o)
+	now.Day = dayOf(ev, &o)
+	if ev.Type == "outcome.created" {
+		return msg(now, now.Count, 1)
+	}
+	var prev models.Tally
+	if err := json.Unmarshal([]byte(ev.Previous), &prev); err != nil {
+		return nil
+	}
+	if prev.Day == now.Day && prev.Measure == now.Measure {
+		return msg(now, now.Count-prev.Count, 0)
+	}
+	return []Message{msg(prev, -prev.Count, -1), msg(now, now.Count, 1)}
+}
+
+// dayOf returns the outcome's day in its operation's zone; the event's JSON omits it, so the
+// hub derives it the way the Store does, in Europe/London (every UK operation's zone).
+func dayOf(_ *models.Event, o *models.Outcome) models.Date {
+	t := o.OccurredAt.In(london)
+	return models.NewDate(t.Year(), t.Month(), t.Day())
+}
+
+func (h *Hub) forceCode(ctx context.Context, id int64) string {
+	h.mu.Lock()
+	code, ok := h.forces[id]
+	h.mu.Unlock()
+	if ok {
+		return code
+	}
+	forces, err := h.store.ListForces(ctx)
+	if err != nil {
+		return ""
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, f := range forces {
+		h.forces[f.ID] = f.Code
+	}
+	return h.forces[id]
+}
+
+func prepare(v any) *websocket.PreparedMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // messages are built from already-valid JSON
+	}
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, b)
+	if err != nil {
+		panic(err)
+	}
+	return pm
+}
+
+// subscribe adds a client and returns the id of the newest event dispatched so far: every later
+// event will reach the client's queue, so a resume replays from storage only up to there.
+func (h *Hub) subscribe(c *liveClient) (int64, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return 0, false
+	}
+	h.clients[c] = struct{}{}
+	h.metrics.liveClients.Set(float64(len(h.clients)))
+	return h.last, true
+}
+
+func (h *Hub) unsubscribe(c *liveClient) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.clients, c)
+	h.metrics.liveClients.Set(float64(len(h.clients)))
+}
+
+// closeAll tells every client the server is going away (1001) and waits for their writers.
+func (h *Hub) closeAll() {
+	h.mu.Lock()
+	h.closing = true
+	for c := range h.clients {
+		delete(h.clients, c)
+		c.drop(websocket.CloseGoingAway, "server shutting down")
+	}
+	h.metrics.liveClients.Set(0)
+	h.mu.Unlock()
+	h.wg.Wait()
+}
+
+// Clients returns how many clients are connected.
+func (h *Hub) Clients() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients)
+}
+
+// live upgrades GET /api/v1/live to a websocket. Authentication already happened (cookie or
+// bearer token); a cookie-authenticated upgrade must come from an allowed Origin, or any site
+// could ride the user's session (cross-site websocket hijacking).
+func (s *Server) live(c echo.Context) error {
+	a, _ := actorOf(c)
+	info, _ := c.Get("auth").(authInfo)
+	origin := c.Request().Header.Get("Origin")
+	if info.kind == authCookie && (origin == "" || !s.originAllowed(c, origin)) {
+		s.audit(c, "GET /api/v1/live", "request", "refused: origin "+origin)
+		return models.Errorf(models.EForbidden, "the websocket must be opened from this site")
+	}
+	if origin != "" && !s.originAllowed(c, origin) {
+		return models.Errorf(models.EForbidden, "the websocket must be opened from this site")
+	}
+	since, hasSince, err := parseSince(c.QueryParam("since"), c.QueryParams().Has("since"))
+	if err != nil {
+		return err
+	}
+	if !websocket.IsWebSocketUpgrade(c.Request()) {
+		return models.Errorf(models.EBadRequest, "this endpoint speaks websocket: send an Upgrade request")
+	}
+	up := websocket.Upgrader{
+		ReadBufferSize: 1024, WriteBufferSize: 4096,
+		CheckOrigin: func(*http.Request) bool { return true }, // checked above, with the auth kind in hand
+	}
+	conn, err := up.Upgrade(c.Response(), c.Request(), nil)
+	if err != nil {
+		return nil // the upgrader has answered the client
+	}
+	cl := &liveClient{actor: a, conn: conn, send: make(chan frame, clientQueue), gone: make(chan struct{})}
+	upto, ok := s.hub.subscribe(cl)
+	if !ok {
+		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(writeWait))
+		conn.Close()
+		return nil
+	}
+	s.hub.wg.Add(1)
+	go s.hub.readPump(cl)
+	go s.hub.writePump(cl, since, hasSince, upto)
+	return nil
+}
+
+// parseSince reads the resume point: a whole number ≥ 0.
+func parseSince(raw string, present bool) (int64, bool, error) {
+	if !present {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || n < 0 || strconv.FormatInt(n, 10) != raw {
+		return 0, false, &models.Error{Code: models.EBadRequest, Message: "since must be the id of the last event seen", Fields: []models.FieldError{{Field: "since", Message: "must be a whole number ≥ 0"}}}
+	}
+	return n, true, nil
+}
+
+// readPump reads only to process pongs and closes; it ends the client when the peer goes away.
+func (h *Hub) readPump(c *liveClient) {
+	c.conn.SetReadLimit(maxClientMessage)
+	_ = c.conn.SetReadDeadline(time.Now().Add(pongWait))
+	c.conn.SetPongHandler(func(string) error { return c.conn.SetReadDeadline(time.Now().Add(pongWait)) })
+	for {
+		if _, _, err := c.conn.NextReader(); err != nil {
+			h.unsubscribe(c)
+			c.drop(websocket.CloseNormalClosure, "")
+			return
+		}
+	}
+}
+
+// writePump is the client's only writer: it replays what the client missed, says it is ready,
+// then forwards live frames and pings until the client is gone.
+func (h *Hub) writePump(c *liveClient, since int64, hasSince bool, upto int64) {
+	defer h.wg.Done()
+	defer c.conn.Close()
+	defer h.unsubscribe(c)
+	write := func(pm *websocket.PreparedMessage) error {
+		_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+		return c.conn.WritePreparedMessage(pm)
+	}
+	sent := upto
+	if hasSince {
+		var err error
+		if sent, err = h.replay(c, since, upto, write); err != nil {
+			c.drop(websocket.CloseInternalServerErr, "replay failed: reconnect")
+		}
+	}
+	if err := write(prepare(Message{ID: sent, Type: "ready"})); err != nil {
+		c.drop(websocket.CloseNormalClosure, "")
+	}
+	ping := time.NewTicker(pingPeriod)
+	defer ping.Stop()
+	for {
+		select {
+		case f := <-c.send:
+			if f.id <= sent {
+				continue // already replayed
+			}
+			if err := write(f.msg); err != nil {
+				c.drop(websocket.CloseNormalClosure, "")
+				continue
+			}
+			sent = f.id
+		case <-ping.C:
+			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				c.drop(websocket.CloseNormalClosure, "")
+			}
+		case <-c.gone:
+			_ = c.conn.WriteControl(websocket.CloseMessage, c.reason, time.Now().Add(writeWait))
+			return
+		}
+	}
+}
+
+// errReset means the resume point cannot be served: the client must reload its snapshot.
+var errReset = errors.New("reset")
+
+// replay sends the stored events after since, up to upto, that the client may see. A since
+// older than the retained log, or newer than the newest event, gets one reset message instead.
+func (h *Hub) replay(c *liveClient, since, upto int64, write func(*websocket.PreparedMessage) error) (int64, error) {
+	ctx, cancel := context.WithTimeout(models.WithActor(context.Background(), models.SystemActor), 30*time.Second)
+	defer cancel()
+	oldest, _, err := h.store.EventBounds(ctx)
+	if err != nil {
+		return upto, err
+	}
+	if since > upto || (oldest > 0 && since < oldest-1) {
+		return upto, write(prepare(Message{Type: "reset"}))
+	}
+	for after := since; after < upto; {
+		evs, err := h.store.EventsAfter(ctx, after, upto, replayBatch)
+		if err != nil {
+			return after, err
+		}
+		if len(evs) == 0 {
+			break
+		}
+		for i := range evs {
+			ev := &evs[i]
+			after = ev.ID
+			var v any = forceMessage(ev)
+			if c.national() {
+				if v = h.tallies(ctx, ev); v == nil {
+					continue
+				}
+			} else if ev.ForceID != c.actor.ForceID {
+				continue
+			}
+			if err := write(prepare(v)); err != nil {
+				return after, err
+			}
+		}
+		select {
+		case <-c.gone:
+			return after, nil
+		default:
+		}
+	}
+	return upto, nil
+}

@@ -1,0 +1,430 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aidant/aidant/api"
+	"github.com/aidant/aidant/models"
+	"github.com/aidant/aidant/models/storetest"
+	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+)
+
+// liveConn is a real websocket client of the live stream.
+type liveConn struct {
+	t    *testing.T
+	conn *websocket.Conn
+	msgs chan api.Message
+	done chan struct{}
+	// closeCode is the close code the server sent, once done is closed.
+	closeCode int
+}
+
+func (f *fixture) dial(as string, since string, header http.Header) (*liveConn, *http.Response, error) {
+	return dialURL(f.t, f.srv.URL, f.tokens[as], since, header)
+}
+
+func dialURL(t *testing.T, base, token, since string, header http.Header) (*liveConn, *http.Response, error) {
+	t.Helper()
+	u := "ws" + strings.TrimPrefix(base, "http") + "/api/v1/live"
+	if since != "" {
+		u += "?since=" + since
+	}
+	if header == nil {
+		header = http.Header{}
+	}
+	if token != "" {
+		header.Set("Authorization", "Bearer "+token)
+	}
+	conn, resp, err := websocket.DefaultDialer.Dial(u, header)
+	if err != nil {
+		return nil, resp, err
+	}
+	lc := &liveConn{t: t, conn: conn, msgs: make(chan api.Message, 100000), done: make(chan struct{})}
+	go lc.read()
+	t.Cleanup(func() { conn.Close() })
+	return lc, resp, nil
+}
+
+func (lc *liveConn) read() {
+	defer close(lc.done)
+	for {
+		_, raw, err := lc.conn.ReadMessage()
+		if err != nil {
+			if ce, ok := err.(*websocket.CloseError); ok {
+				lc.closeCode = ce.Code
+			}
+			return
+		}
+		if len(raw) > 0 && raw[0] == '[' {
+			var ms []api.Message
+			if err := json.Unmarshal(raw, &ms); err != nil {
+				lc.t.Errorf("bad frame %s", raw)
+				return
+			}
+			for _, m := range ms {
+				lc.msgs <- m
+			}
+			continue
+		}
+		var m api.Message
+		if err := json.Unmarshal(raw, &m); err != nil {
+			lc.t.Errorf("bad frame %s", raw)
+			return
+		}
+		lc.msgs <- m
+	}
+}
+
+// next returns the next message, failing the test after a while.
+func (lc *liveConn) next() api.Message {
+	lc.t.Helper()
+	select {
+	case m := <-lc.msgs:
+		return m
+	case <-time.After(10 * time.Second):
+		lc.t.Fatal("no live message within 10s")
+	}
+	return api.Message{}
+}
+
+// expectType skips to the next message of a type.
+func (lc *liveConn) expectType(typ string) api.Message {
+	lc.t.Helper()
+	for {
+		if m := lc.next(); m.Type == typ {
+			return m
+		}
+	}
+}
+
+// quiet checks no message arrives for a short while.
+func (lc *liveConn) quiet(d time.Duration) {
+	lc.t.Helper()
+	select {
+	case m := <-lc.msgs:
+		lc.t.Errorf("unexpected message %s %s", m.Type, m.Data)
+	case <-time.After(d):
+	}
+}
+
+func (f *fixture) record(as string, x ids, measure string, count int) int64 {
+	f.t.Helper()
+	r := f.do(req{method: "POST", path: fmt.Sprintf("/api/v1/operations/%d/outcomes", x.Op), as: as, body: map[string]any{
+		"shift_id": x.Shift, "occurred_at": "2020-02-05T10:00:00Z", "measure": measure, "count": count, "vehicle_reg": "PLATE1", "notes": "secret note"}})
+	if r.Status != 201 {
+		f.t.Fatalf("record: %d %s", r.Status, r.Body)
+	}
+	var o models.Outcome
+	r.json(f.t, &o)
+	return o.ID
+}
+
+func TestLiveScopingAndPrivacy(t *testing.T) {
+	eachDialect(t, func(t *testing.T, f *fixture) {
+		f.startLive()
+		officerA, _, err := f.dial("pc.nth", "", nil)
+		must(t, err)
+		nca, _, err := f.dial("nca", "", nil)
+		must(t, err)
+		officerA.expectType("ready")
+		nca.expectType("ready")
+		f.record("lead.bdf", f.bdf, "hgvs_stopped", 2) // force B
+		idA := f.record("lead.nth", f.nth, "drivers_engaged", 3)
+		m := officerA.expectType("outcome.created")
+		var o models.Outcome
+		must(t, json.Unmarshal(m.Data, &o))
+		if o.ID != idA || o.ForceID != f.nth.Force {
+			t.Errorf("officer of NTH got outcome %d of force %d first; want only NTH's %d", o.ID, o.ForceID, idA)
+		}
+		officerA.quiet(300 * time.Millisecond)
+		var codes []string
+		for i := 0; i < 2; i++ {
+			m := nca.next()
+			if m.Type != "national.tally" {
+				t.Fatalf("nca got %s", m.Type)
+			}
+			for _, p := range []string{"vehicle_reg", "notes", "PLATE1", "secret", "officers", "created_by", "shift_id"} {
+				if strings.Contains(string(m.Data), p) {
+					t.Errorf("nca message holds %s: %s", p, m.Data)
+				}
+			}
+			var tally api.NationalTally
+			must(t, json.Unmarshal(m.Data, &tally))
+			codes = append(codes, fmt.Sprintf("%s:%s:%d", tally.ForceCode, tally.Measure, tally.Delta))
+		}
+		if got, want := strings.Join(codes, " "), "BDF:hgvs_stopped:2 NTH:drivers_engaged:3"; got != want {
+			t.Errorf("nca tallies %s, want %s", got, want)
+		}
+		// An edit moves the national totals by the difference.
+		r := f.do(req{method: "PATCH", path: fmt.Sprintf("/api/v1/outcomes/%d", idA), as: "lead.nth", body: map[string]any{"version": 1, "count": 5}})
+		if r.Status != 200 {
+			t.Fatalf("patch: %d %s", r.Status, r.Body)
+		}
+		var tally api.NationalTally
+		must(t, json.Unmarshal(nca.expectType("national.tally").Data, &tally))
+		if tally.Delta != 2 || tally.OutcomesDelta != 0 {
+			t.Errorf("edit 3 → 5 gave tally %+v, want delta 2", tally)
+		}
+		officerA.expectType("outcome.updated")
+	})
+}
+
+func TestLiveRefusals(t *testing.T) {
+	f := newFixture(t, "sqlite")
+	f.startLive()
+	if _, resp, err := f.dial("", "", nil); err == nil || resp == nil || resp.StatusCode != 401 {
+		t.Errorf("anonymous upgrade: %v %v, want 401", err, resp)
+	}
+	c, _ := f.browser("lead.nth")
+	cookies := c.Jar.Cookies(mustURL(f.srv.URL))
+	withCookie := func(origin string) int {
+		h := http.Header{}
+		for _, ck := range cookies {
+			h.Add("Cookie", ck.Name+"="+ck.Value)
+		}
+		if origin != "" {
+			h.Set("Origin", origin)
+		}
+		lc, resp, err := f.dial("", "", h)
+		if err == nil {
+			lc.conn.Close()
+			return 101
+		}
+		if resp == nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode
+	}
+	if got := withCookie("https://evil.example"); got != 403 {
+		t.Errorf("foreign Origin with a cookie: %d, want 403", got)
+	}
+	if got := withCookie(""); got != 403 {
+		t.Errorf("no Origin with a cookie: %d, want 403", got)
+	}
+	if got := withCookie(f.srv.URL); got != 101 {
+		t.Errorf("own Origin with a cookie: %d, want 101", got)
+	}
+	if _, resp, err := f.dial("lead.nth", "-1", nil); err == nil || resp.StatusCode != 400 {
+		t.Errorf("since=-1: %v, want 400", err)
+	}
+}
+
+func TestLiveResumeUnderConcurrentWriters(t *testing.T) {
+	eachDialect(t, func(t *testing.T, f *fixture) {
+		f.startLive()
+		lc, _, err := f.dial("lead.nth", "", nil)
+		must(t, err)
+		ready := lc.expectType("ready")
+		f.record("lead.nth", f.nth, "hgvs_stopped", 1)
+		last := lc.expectType("outcome.created").ID
+		lc.conn.Close()
+		<-lc.done
+
+		// While away: 500 events for NTH commit from several writers, with BDF writing beside them.
+		ctx := storetest.Ctx()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var missed []int64
+		stop := make(chan struct{})
+		for w := 0; w < 5; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 100; i++ {
+					res, err := f.store.RecordOutcome(ctx, f.nth.Op, models.OutcomeInput{ShiftID: f.nth.Shift, OccurredAt: time.Date(2020, 2, 5, 10, 0, 0, 0, time.UTC), Measure: models.MeasureDriversEngaged, Count: 1}, nil)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					var o models.Outcome
+					_ = json.Unmarshal(res.Body, &o)
+					mu.Lock()
+					missed = append(missed, o.ID)
+					mu.Unlock()
+				}
+			}()
+		}
+		go func() { // the other force keeps writing throughout, and after the reconnect
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, _ = f.store.RecordOutcome(ctx, f.bdf.Op, models.OutcomeInput{ShiftID: f.bdf.Shift, OccurredAt: time.Date(2020, 2, 5, 10, 0, 0, 0, time.UTC), Measure: models.MeasureHGVsStopped, Count: 1}, nil)
+				time.Sleep(time.Duration(rand.IntN(3)) * time.Millisecond)
+			}
+		}()
+		wg.Wait()
+		// Reconnect while more NTH writes arrive: the replay and the live feed must join exactly.
+		more := make(chan int64, 50)
+		go func() {
+			defer close(more)
+			for i := 0; i < 50; i++ {
+				res, err := f.store.RecordOutcome(ctx, f.nth.Op, models.OutcomeInput{ShiftID: f.nth.Shift, OccurredAt: time.Date(2020, 2, 5, 11, 0, 0, 0, time.UTC), Measure: models.MeasureVehiclesSearched, Count: 1}, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var o models.Outcome
+				_ = json.Unmarshal(res.Body, &o)
+				more <- o.ID
+			}
+		}()
+		lc2, _, err := f.dial("lead.nth", fmt.Sprint(last), nil)
+		must(t, err)
+		var expect []int64
+		expect = append(expect, missed...)
+		for id := range more {
+			expect = append(expect, id)
+		}
+		close(stop)
+		seen := map[int64]bool{}
+		var got []int64
+		prev := last
+		for len(got) < len(expect) {
+			m := lc2.next()
+			if m.Type == "ready" {
+				continue
+			}
+			if m.ID <= prev {
+				t.Fatalf("event id %d after %d: out of order or duplicated", m.ID, prev)
+			}
+			prev = m.ID
+			var o models.Outcome
+			must(t, json.Unmarshal(m.Data, &o))
+			if o.ForceID != f.nth.Force {
+				t.Fatalf("lead of NTH got force %d's outcome", o.ForceID)
+			}
+			if seen[o.ID] {
+				t.Fatalf("outcome %d delivered twice", o.ID)
+			}
+			seen[o.ID] = true
+			got = append(got, o.ID)
+		}
+		for _, id := range expect {
+			if !seen[id] {
+				t.Errorf("outcome %d was never delivered", id)
+			}
+		}
+		lc2.quiet(300 * time.Millisecond)
+		_ = ready
+
+		// A resume point in the future, or older than the retained log, gets a reset.
+		lc3, _, err := f.dial("lead.nth", "99999999", nil)
+		must(t, err)
+		if m := lc3.next(); m.Type != "reset" {
+			t.Errorf("since in the future: %s, want reset", m.Type)
+		}
+		n, err := f.store.PruneEvents(ctx, time.Now().Add(time.Hour))
+		must(t, err)
+		if n == 0 {
+			t.Fatal("nothing pruned")
+		}
+		lc4, _, err := f.dial("lead.nth", "1", nil)
+		must(t, err)
+		if m := lc4.next(); m.Type != "reset" {
+			t.Errorf("since older than the log: %s, want reset", m.Type)
+		}
+	})
+}
+
+func TestLiveRolledBackWriteAnnouncesNothing(t *testing.T) {
+	eachDialect(t, func(t *testing.T, f *fixture) {
+		f.startLive()
+		lc, _, err := f.dial("lead.nth", "", nil)
+		must(t, err)
+		lc.expectType("ready")
+		_, before, err := f.store.EventBounds(storetest.Ctx())
+		must(t, err)
+		// The key is claimed and then the transaction fails on the foreign shift: all rolled back.
+		r := f.do(req{method: "POST", path: fmt.Sprintf("/api/v1/operations/%d/outcomes", f.nth.Op), as: "lead.nth",
+			header: map[string]string{"Idempotency-Key": "will-roll-back"},
+			body:   map[string]any{"shift_id": f.bdf.Shift, "occurred_at": "2020-02-05T10:00:00Z", "measure": "hgvs_stopped", "count": 1}})
+		if r.Status != 422 {
+			t.Fatalf("status %d", r.Status)
+		}
+		_, after, err := f.store.EventBounds(storetest.Ctx())
+		must(t, err)
+		if after != before {
+			t.Errorf("a rolled-back write left event %d", after)
+		}
+		lc.quiet(500 * time.Millisecond)
+		f.record("lead.nth", f.nth, "hgvs_stopped", 1)
+		lc.expectType("outcome.created")
+	})
+}
+
+func TestLiveSlowClientIsDropped(t *testing.T) {
+	// The store closes at cleanup, after this check: its pool's goroutines are not the hub's.
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"),
+		goleak.IgnoreTopFunction("database/sql.(*DB).connectionCleaner"))
+	f := newFixture(t, "sqlite")
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	hubDone := make(chan struct{})
+	go func() { defer close(hubDone); f.api.Run(hubCtx, "") }()
+
+	// The stuck client never reads: its socket buffers fill, then its queue, then it is dropped.
+	stuckURL := "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/api/v1/live"
+	stuck, _, err := websocket.DefaultDialer.Dial(stuckURL, http.Header{"Authorization": {"Bearer " + f.tokens["lead.nth"]}})
+	must(t, err)
+	reader, _, err := f.dial("lead.nth", "", nil)
+	must(t, err)
+	reader.expectType("ready")
+
+	ctx := storetest.Ctx()
+	big := strings.Repeat("n", 1900)
+	var worst time.Duration
+	var flowed int
+	for i := 0; flowed < 8<<20+1<<20; i++ {
+		start := time.Now()
+		res, err := f.store.RecordOutcome(ctx, f.nth.Op, models.OutcomeInput{ShiftID: f.nth.Shift, OccurredAt: time.Date(2020, 2, 5, 10, 0, 0, 0, time.UTC), Measure: models.MeasureDriversEngaged, Count: 1, Notes: big}, nil)
+		must(t, err)
+		flowed += len(res.Body)
+		if i%20 == 0 { // sample the reading client's delay
+			for {
+				m := reader.next()
+				if m.Type != "outcome.created" {
+					continue
+				}
+				var o models.Outcome
+				_ = json.Unmarshal(m.Data, &o)
+				var mine models.Outcome
+				_ = json.Unmarshal(res.Body, &mine)
+				if o.ID == mine.ID {
+					worst = max(worst, time.Since(start))
+					break
+				}
+			}
+		}
+	}
+	if worst > time.Second {
+		t.Errorf("the reading client's worst delay was %s while a stuck client was fed %d MiB", worst, flowed>>20)
+	}
+	t.Logf("%d MiB flowed; reading client's worst sampled delay %s", flowed>>20, worst)
+	deadline := time.Now().Add(10 * time.Second)
+	for f.api.Hub().Clients() != 1 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := f.api.Hub().Clients(); n != 1 {
+		t.Errorf("%d clients connected; the stuck one should have been dropped", n)
+	}
+	stuck.Close()
+	stopHub()
+	<-hubDone
+	<-reader.done
+	if reader.closeCode != websocket.CloseGoingAway {
+		t.Errorf("at shutdown the reader got close code %d, want 1001", reader.closeCode)
+	}
+	f.srv.Close()
+	http.DefaultClient.CloseIdleConnections()
+}
