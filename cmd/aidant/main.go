@@ -36,6 +36,8 @@ Usage:
   aidant user list | aidant user disable U | aidant user enable U
   aidant token create --username U [--expires 720h]   (prints the token once)
   aidant token revoke ID
+  aidant export --operation ID [--out FILE] [--csv FILE]   archive an operation as versioned JSON
+  aidant import [--in FILE]            restore an archive into an empty database
   aidant healthcheck [--addr]          exit 0 when the server on --addr answers /healthz (for containers)
 
 Every subcommand takes the database flags (--db FILE or DATABASE_URL). Run
@@ -89,6 +91,10 @@ func Run(ctx context.Context, env Env) error {
 		return runToken(ctx, env, rest)
 	case "healthcheck":
 		return runHealthcheck(ctx, env, rest)
+	case "export":
+		return runExport(ctx, env, rest)
+	case "import":
+		return runImport(ctx, env, rest)
 	}
 	fmt.Fprint(env.Stderr, usage)
 	return fmt.Errorf("unknown subcommand %q", cmd)
