@@ -24,6 +24,8 @@ type Reference struct {
 	ShiftTransitions map[string][]string      `json:"shift_transitions"`
 	OperationStatus  []models.OperationStatus `json:"operation_statuses"`
 	OutcomeEditHours int                      `json:"outcome_edit_window_hours"`
+	// MapTiles is the configured tile URL template for the map; empty: no tiles, the bundled outline only.
+	MapTiles string `json:"map_tiles"`
 }
 
 func (s *Server) getReference(c echo.Context) error {
@@ -37,7 +39,7 @@ func (s *Server) getReference(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, Reference{Measures: models.Measures, Indicators: models.Indicators, LeafletLanguages: models.LeafletLanguages,
 		Agencies: models.Agencies, Themes: models.Themes, LocationKinds: models.LocationKinds, ShiftStatuses: models.ShiftStatuses,
-		ShiftTransitions: tr, OperationStatus: models.OperationStatuses, OutcomeEditHours: int(models.OutcomeEditWindow / time.Hour)})
+		ShiftTransitions: tr, OperationStatus: models.OperationStatuses, OutcomeEditHours: int(models.OutcomeEditWindow / time.Hour), MapTiles: s.cfg.MapTiles})
 }
 
 func (s *Server) listForces(c echo.Context) error {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +41,8 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Dashboard is the static site served at /; nil serves none.
 	Dashboard fs.FS
+	// MapTiles is an optional map tile URL template ({z}/{x}/{y}); its origin is allowed in the CSP.
+	MapTiles string
 	// EventRetention is how long the live stream's event log is kept for clients to resume from.
 	EventRetention time.Duration
 }
@@ -63,6 +66,7 @@ type Server struct {
 	login   *loginLimiter
 	metrics *metrics
 	hub     *Hub
+	csp     string
 }
 
 // New wires the routes and middleware onto a new Echo.
@@ -71,6 +75,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	e.HideBanner, e.HidePort = true, true
 	s := &Server{echo: e, store: store, cfg: cfg, log: log, login: newLoginLimiter(), metrics: newMetrics(store.PoolStats)}
 	s.hub = newHub(store, log, s.metrics)
+	s.csp = contentSecurityPolicy(cfg.MapTiles)
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = echo.ExtractIPDirect()
 	if len(cfg.TrustedProxies) > 0 {
@@ -200,8 +205,7 @@ func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "+
-			"font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		h.Set("Content-Security-Policy", s.csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
@@ -330,8 +334,13 @@ func pathID(c echo.Context) (int64, error) {
 	return id, nil
 }
 
-// ifMatch fills a missing body version from an If-Match header ("3" or W/"3").
+// ifMatch fills a missing body version from an If-Match header ("3" or W/"3"). A body version
+// below 1 is EInvalid: no record ever had it, so it is a malformed request rather than a conflict.
 func ifMatch(c echo.Context, version **int64) error {
+	if *version != nil && **version <= 0 {
+		return &models.Error{Code: models.EInvalid, Message: "the version is not one a record can have",
+			Fields: []models.FieldError{{Field: "version", Message: "must be a whole number of at least 1"}}}
+	}
 	h := strings.TrimSpace(c.Request().Header.Get("If-Match"))
 	if h == "" {
 		return nil
@@ -365,4 +374,15 @@ func listOf[T any](items []T, next string) List[T] {
 		items = []T{}
 	}
 	return List[T]{Items: items, NextCursor: next}
+}
+
+// contentSecurityPolicy allows only this server's own resources, plus the tile server's origin
+// for images when map tiles are configured.
+func contentSecurityPolicy(tiles string) string {
+	img := "'self' data: blob:"
+	if u, err := url.Parse(tiles); err == nil && tiles != "" && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+		img += " " + u.Scheme + "://" + u.Host
+	}
+	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src " + img + "; connect-src 'self'; " +
+		"font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 }

@@ -27,6 +27,7 @@ type Config struct {
 	RequestTimeout   time.Duration
 	ShutdownTimeout  time.Duration
 	EventRetention   time.Duration
+	MapTiles         string
 	DBMaxConns       int
 	StatementTimeout time.Duration
 	LogLevel         string
@@ -115,6 +116,13 @@ var settings = []setting{
 		return nil
 	}},
 	{"request-timeout", "AIDANT_REQUEST_TIMEOUT", "10s", "deadline for each request, database work included", durationSetting(func(c *Config) *time.Duration { return &c.RequestTimeout })},
+	{"map-tiles", "AIDANT_MAP_TILES", "", "optional map tile URL template such as https://tiles.example/{z}/{x}/{y}.png (default: no tiles, the bundled outline)", func(c *Config, v string) error {
+		if v != "" && !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://") {
+			return fmt.Errorf("%q must be an http(s) URL template", v)
+		}
+		c.MapTiles = v
+		return nil
+	}},
 	{"event-retention", "AIDANT_EVENT_RETENTION", "168h", "how long live events are kept for dashboards to resume from", durationSetting(func(c *Config) *time.Duration { return &c.EventRetention })},
 	{"shutdown-timeout", "AIDANT_SHUTDOWN_TIMEOUT", "20s", "how long a stop waits for requests in flight", durationSetting(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{"db-max-conns", "AIDANT_DB_MAX_CONNS", "20", "database connections per process (keep replicas × this under max_connections)", func(c *Config, v string) error {

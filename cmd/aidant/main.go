@@ -175,6 +175,7 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	acfg.RequestTimeout = cfg.RequestTimeout
 	acfg.Dashboard = dashboard.Site()
 	acfg.EventRetention = cfg.EventRetention
+	acfg.MapTiles = cfg.MapTiles
 	srv := api.New(acfg, store, log)
 	liveCtx, stopLive := context.WithCancel(context.WithoutCancel(ctx))
 	liveDone := make(chan struct{})

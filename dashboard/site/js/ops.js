@@ -511,7 +511,7 @@ async function main() {
     return;
   }
   dayChart = new CategoryChart($('#chart-days'), { height: 240 });
-  map = new OpsMap($('#map'));
+  map = new OpsMap($('#map'), S.reference.map_tiles);
   if (S.me.force?.code === 'NTH') map.drawOutline('/geo/northamptonshire.json').catch(() => {});
   $('#btn-locations').addEventListener('click', () => openLocations(ctx()));
   $('#btn-shift').addEventListener('click', () => openShift(ctx(), null));

@@ -7,14 +7,13 @@ import { num } from './fmt.js';
 import { KIND } from './labels.js';
 
 export class OpsMap {
-  constructor(el) {
+  constructor(el, tiles) {
     this.map = L.map(el, { zoomSnap: 0.25, attributionControl: false, keyboard: true, scrollWheelZoom: false });
     this.base = L.layerGroup().addTo(this.map);
     this.points = L.layerGroup().addTo(this.map);
     this.outlineBounds = null;
     this.map.setView([52.3, -0.9], 9);
-    // An optional tile layer can be named in the page (<meta name="aidant-tiles">); none by default.
-    const tiles = document.querySelector('meta[name="aidant-tiles"]')?.content;
+    // An optional tile layer, configured on the server (--map-tiles); none by default.
     if (tiles) L.tileLayer(tiles, { maxZoom: 18 }).addTo(this.map);
   }
 
