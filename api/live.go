@@ -99,6 +99,7 @@ type Hub struct {
 	mu      sync.Mutex
 	clients map[*liveClient]struct{}
 	last    int64 // newest event dispatched
+	running *models.Tallies
 	forces  map[int64]string
 	closing bool
 	wg      sync.WaitGroup
@@ -122,7 +123,9 @@ func (h *Hub) Wake() {
 func (h *Hub) Run(ctx context.Context) {
 	defer h.closeAll()
 	sctx := models.WithActor(ctx, models.SystemActor)
-	_, newest, err := h.store.EventBounds(sctx)
+	// The running tallies and the pump start from the same event, so summaries answered from
+	// memory always equal the database as of the last event dispatched.
+	tallies, err := h.store.LoadTallies(sctx)
 	for err != nil && ctx.Err() == nil {
 		h.log.Warn("live: cannot read the event log; retrying", "error", err.Error())
 		select {
@@ -130,11 +133,17 @@ func (h *Hub) Run(ctx context.Context) {
 			return
 		case <-time.After(pollInterval):
 		}
-		_, newest, err = h.store.EventBounds(sctx)
+		tallies, err = h.store.LoadTallies(sctx)
+	}
+	if err != nil {
+		return
 	}
 	h.mu.Lock()
-	h.last = newest
+	h.last = tallies.AsOf()
+	h.running = tallies
 	h.mu.Unlock()
+	h.store.UseTallies(tallies)
+	defer h.store.UseTallies(nil)
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	for {
@@ -158,6 +167,12 @@ func (h *Hub) pump(ctx context.Context) {
 		if err != nil {
 			if ctx.Err() == nil {
 				h.log.Warn("live: reading events failed", "error", err.Error())
+				if models.ErrorCodeOf(err) == models.EUnavailable {
+					// While the database is away the stream cannot be vouched for: tell every
+					// dashboard (1011) so it shows it is stale and resumes with since, with
+					// backoff, once the database is back.
+					h.dropAll(websocket.CloseInternalServerErr, "database unreachable: reconnect with since")
+				}
 			}
 			return
 		}
@@ -185,6 +200,7 @@ func (h *Hub) dispatch(ctx context.Context, ev *models.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.last = ev.ID
+	h.running.Apply(ev)
 	for c := range h.clients {
 		f := &forceFrame
 		if c.national() {
@@ -312,6 +328,17 @@ func (h *Hub) closeAll() {
 	h.metrics.liveClients.Set(0)
 	h.mu.Unlock()
 	h.wg.Wait()
+}
+
+// dropAll closes every client with the code; each resumes with since. New clients may join.
+func (h *Hub) dropAll(code int, text string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		delete(h.clients, c)
+		c.drop(code, text)
+	}
+	h.metrics.liveClients.Set(0)
 }
 
 // Clients returns how many clients are connected.

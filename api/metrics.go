@@ -2,6 +2,7 @@ package api
 
 import (
 	"database/sql"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -65,6 +66,11 @@ func (m *metrics) observe(c echo.Context, start time.Time) {
 		route = "unmatched"
 	}
 	m.requests.WithLabelValues(c.Request().Method, route, strconv.Itoa(c.Response().Status)).Observe(time.Since(start).Seconds())
+}
+
+// MetricsHandler serves /metrics, for a listener of its own.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
 }
 
 func (s *Server) serveMetrics(c echo.Context) error {

@@ -43,6 +43,8 @@ type Config struct {
 	Dashboard fs.FS
 	// MapTiles is an optional map tile URL template ({z}/{x}/{y}); its origin is allowed in the CSP.
 	MapTiles string
+	// PrivateMetrics keeps /metrics off the public listener (it is served on another address).
+	PrivateMetrics bool
 	// EventRetention is how long the live stream's event log is kept for clients to resume from.
 	EventRetention time.Duration
 }
@@ -170,7 +172,9 @@ func (s *Server) routes() {
 	v1.GET("/national/summary.csv", s.getNationalCSV)
 	v1.GET("/audit", s.listAudit)
 	v1.GET("/live", s.live)
-	e.GET("/metrics", s.serveMetrics)
+	if !s.cfg.PrivateMetrics {
+		e.GET("/metrics", s.serveMetrics)
+	}
 	if s.cfg.Dashboard != nil {
 		site := dashboardHandler(s.cfg.Dashboard)
 		e.GET("/*", func(c echo.Context) error {
@@ -292,8 +296,14 @@ func (s *Server) readyz(c echo.Context) error {
 	if err := s.store.Ping(ctx); err != nil {
 		return err
 	}
-	if err := s.store.CheckSchema(ctx); err != nil {
+	// A schema newer than this binary is fine while a rollout replaces it (migrations stay
+	// backward compatible); only an older one means this replica cannot serve.
+	current, latest, err := s.store.SchemaStatus(ctx)
+	if err != nil {
 		return err
+	}
+	if current < latest {
+		return models.Errorf(models.EUnavailable, "the database schema is at version %d; this binary needs %d", current, latest)
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }

@@ -14,15 +14,17 @@ import (
 // Tally is the part of an outcome that counts toward the return. It holds no personal data, so it
 // is what the national view's live stream is made of.
 type Tally struct {
-	OperationID int64   `json:"operation_id"`
-	Day         Date    `json:"day"`
-	Measure     Measure `json:"measure"`
-	Count       int64   `json:"count"`
+	OperationID int64       `json:"operation_id"`
+	LocationID  int64       `json:"location_id"`
+	Day         Date        `json:"day"`
+	Measure     Measure     `json:"measure"`
+	Count       int64       `json:"count"`
+	Indicators  []Indicator `json:"indicators,omitempty"`
 }
 
 // TallyOf returns the counting part of an outcome.
 func TallyOf(o *Outcome) Tally {
-	return Tally{OperationID: o.OperationID, Day: o.Day, Measure: o.Measure, Count: o.Count}
+	return Tally{OperationID: o.OperationID, LocationID: o.LocationID, Day: o.Day, Measure: o.Measure, Count: o.Count, Indicators: o.Indicators}
 }
 
 // EventsAfter returns up to limit events with ids above after (and at most upto, when upto > 0),

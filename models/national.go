@@ -56,7 +56,7 @@ type nationalRow struct {
 	Measure Measure
 	Total   int64
 	N       int64
-	Last    string
+	Last    time.Time
 }
 
 // NationalSummary rolls up every participating force's outcomes between f.From and f.To: a force
@@ -102,12 +102,28 @@ func (s *Store) nationalSummary(ctx context.Context, db *gorm.DB, f NationalFilt
 	if err != nil {
 		return nil, translate(err)
 	}
-	q, _, _ = s.scope(ctx, db, "force_id")
 	var rows []nationalRow
-	err = q.Table("outcomes").Select("force_id, day, measure, SUM(count) AS total, COUNT(*) AS n, MAX(created_at) AS last").
-		Where("day >= ? AND day <= ?", f.From.String(), f.To.String()).Group("force_id, day, measure").Scan(&rows).Error
-	if err != nil {
-		return nil, translate(err)
+	if t := s.runningTallies(); t != nil {
+		rows, asOf = t.nationalRows(f.From, f.To)
+	} else {
+		q, _, _ = s.scope(ctx, db, "force_id")
+		var raw []struct {
+			ForceID int64
+			Day     string
+			Measure Measure
+			Total   int64
+			N       int64
+			Last    string
+		}
+		err = q.Table("outcomes").Select("force_id, day, measure, SUM(count) AS total, COUNT(*) AS n, MAX(created_at) AS last").
+			Where("day >= ? AND day <= ?", f.From.String(), f.To.String()).Group("force_id, day, measure").Scan(&raw).Error
+		if err != nil {
+			return nil, translate(err)
+		}
+		for _, r := range raw {
+			last, _ := parseStoredTime(r.Last)
+			rows = append(rows, nationalRow{ForceID: r.ForceID, Day: r.Day, Measure: r.Measure, Total: r.Total, N: r.N, Last: last})
+		}
 	}
 
 	ns := &NationalSummary{From: f.From, To: f.To, Day: f.Day, Totals: map[Measure]int64{}, NotReported: []string{}, AsOfEvent: asOf}
@@ -136,7 +152,7 @@ func (s *Store) nationalSummary(ctx context.Context, db *gorm.DB, f NationalFilt
 		if r.Day == f.Day.String() && r.N > 0 {
 			fr.ReportedOnDay = true
 		}
-		if t, ok := parseStoredTime(r.Last); ok && (fr.LastReportAt == nil || t.After(*fr.LastReportAt)) {
+		if t := r.Last; !t.IsZero() && (fr.LastReportAt == nil || t.After(*fr.LastReportAt)) {
 			fr.LastReportAt = &t
 		}
 	}

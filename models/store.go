@@ -50,6 +50,7 @@ type Store struct {
 
 	mu          sync.Mutex
 	afterCommit []func(lastEventID int64)
+	tallies     *Tallies
 }
 
 // Open connects to the database. It does not migrate: call Migrate or CheckSchema next.

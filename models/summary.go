@@ -89,19 +89,48 @@ func (s *Store) operationSummary(ctx context.Context, db *gorm.DB, operationID i
 		return nil, err
 	}
 	var rows []tallyRow
-	q, _, _ = s.scope(ctx, db, "force_id")
+	var indicators map[Indicator]int64
+	if t := s.runningTallies(); t != nil {
+		rows, indicators, asOf = t.operationRows(op.ID)
+	} else if rows, indicators, err = s.operationRows(ctx, db, op.ID); err != nil {
+		return nil, err
+	}
+	return assembleOperationSummary(op, locs, rows, indicators, asOf), nil
+}
+
+// operationRows reads an operation's totals per day, location and measure from the database.
+func (s *Store) operationRows(ctx context.Context, db *gorm.DB, operationID int64) ([]tallyRow, map[Indicator]int64, error) {
+	var rows []tallyRow
+	q, _, err := s.scope(ctx, db, "force_id")
+	if err != nil {
+		return nil, nil, err
+	}
 	err = q.Table("outcomes").Select("day, location_id, measure, SUM(count) AS total, COUNT(*) AS n").
 		Where("operation_id = ?", operationID).Group("day, location_id, measure").Scan(&rows).Error
 	if err != nil {
-		return nil, translate(err)
+		return nil, nil, translate(err)
 	}
 	var indicatorLists []string
 	q, _, _ = s.scope(ctx, db, "force_id")
 	err = q.Table("outcomes").Where("operation_id = ? AND indicators <> ?", operationID, "[]").Pluck("indicators", &indicatorLists).Error
 	if err != nil {
-		return nil, translate(err)
+		return nil, nil, translate(err)
 	}
+	indicators := map[Indicator]int64{}
+	for _, raw := range indicatorLists {
+		var list []Indicator
+		if json.Unmarshal([]byte(raw), &list) == nil {
+			for _, ind := range list {
+				indicators[ind]++
+			}
+		}
+	}
+	return rows, indicators, nil
+}
 
+// assembleOperationSummary lays totals out as the return: per measure against targets, per day
+// and per location.
+func assembleOperationSummary(op *Operation, locs []Location, rows []tallyRow, indicators map[Indicator]int64, asOf int64) *OperationSummary {
 	sum := &OperationSummary{OperationID: op.ID, ForceID: op.ForceID, Days: op.Days(), Indicators: map[Indicator]int64{}, AsOfEvent: asOf}
 	dayIndex := map[string]int{}
 	for i, d := range sum.Days {
@@ -135,16 +164,13 @@ func (s *Store) operationSummary(ctx context.Context, db *gorm.DB, operationID i
 		}
 	}
 	sum.PotentialVictims, sum.Arrests = victimsAndArrests(func(m Measure) int64 { return sum.Measures[measureIndex[m]].Total })
-	for _, raw := range indicatorLists {
-		var list []Indicator
-		if json.Unmarshal([]byte(raw), &list) == nil {
-			for _, ind := range list {
-				sum.Indicators[ind]++
-			}
+	for k, v := range indicators {
+		if v != 0 {
+			sum.Indicators[k] = v
 		}
 	}
 	sort.SliceStable(sum.Locations, func(i, j int) bool { return sum.Locations[i].Outcomes > sum.Locations[j].Outcomes })
-	return sum, nil
+	return sum
 }
 
 // victimsAndArrests derives the headline figures from per-measure totals.

@@ -28,6 +28,7 @@ type Config struct {
 	ShutdownTimeout  time.Duration
 	EventRetention   time.Duration
 	MapTiles         string
+	MetricsAddr      string
 	DBMaxConns       int
 	StatementTimeout time.Duration
 	LogLevel         string
@@ -121,6 +122,15 @@ var settings = []setting{
 			return fmt.Errorf("%q must be an http(s) URL template", v)
 		}
 		c.MapTiles = v
+		return nil
+	}},
+	{"metrics-addr", "AIDANT_METRICS_ADDR", "", "serve /metrics on this address only (such as 127.0.0.1:9090) instead of the public one", func(c *Config, v string) error {
+		if v != "" {
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return fmt.Errorf("%q is not host:port", v)
+			}
+		}
+		c.MetricsAddr = v
 		return nil
 	}},
 	{"event-retention", "AIDANT_EVENT_RETENTION", "168h", "how long live events are kept for dashboards to resume from", durationSetting(func(c *Config) *time.Duration { return &c.EventRetention })},

@@ -176,6 +176,7 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	acfg.Dashboard = dashboard.Site()
 	acfg.EventRetention = cfg.EventRetention
 	acfg.MapTiles = cfg.MapTiles
+	acfg.PrivateMetrics = cfg.MetricsAddr != ""
 	srv := api.New(acfg, store, log)
 	liveCtx, stopLive := context.WithCancel(context.WithoutCancel(ctx))
 	liveDone := make(chan struct{})
@@ -204,7 +205,21 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	if env.Ready != nil {
 		env.Ready(ln.Addr().String())
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return err
+		}
+		msrv := &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 5 * time.Second}
+		defer msrv.Close()
+		go func() {
+			if err := msrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+		fmt.Fprintf(env.Stdout, "metrics on http://%s/metrics\n", displayAddr(mln.Addr()))
+	}
 	go func() {
 		if cfg.TLSCert != "" {
 			errc <- httpSrv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -202,4 +203,30 @@ func openForTest(t *testing.T, vars map[string]string) *models.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+func TestMetricsOnTheirOwnAddress(t *testing.T) {
+	vars := dbVars(t, "sqlite")
+	vars["AIDANT_METRICS_ADDR"] = "127.0.0.1:0"
+	base, out := serve(t, nil, vars)
+	line := out.String()
+	i := strings.Index(line, "metrics on http://")
+	if i < 0 {
+		t.Fatalf("serve printed no metrics address:\n%s", line)
+	}
+	murl := strings.Fields(line[i+len("metrics on "):])[0]
+	for _, tc := range []struct {
+		url        string
+		hasMetrics bool
+	}{{murl, true}, {base + "/metrics", false}} {
+		r, err := http.Get(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if got := strings.Contains(string(body), "aidant_live_clients"); got != tc.hasMetrics {
+			t.Errorf("GET %s shows metrics: %v, want %v", tc.url, got, tc.hasMetrics)
+		}
+	}
 }

@@ -1,0 +1,230 @@
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Tallies are running totals of every outcome, per force, operation, day, location and measure,
+// kept in memory so that summaries cost a few map reads instead of a scan of every outcome. They
+// are loaded once from the database and then advanced by the live event stream, in event order,
+// so they always equal the database as of AsOf. Outcomes written without events (BulkInsertOutcomes)
+// are counted at the next load.
+type Tallies struct {
+	mu         sync.RWMutex
+	asOf       int64
+	cells      map[tallyKey]*tallyCell
+	national   map[nationalKey]*tallyCell    // the same totals summed over operations and locations
+	indicators map[int64]map[Indicator]int64 // per operation
+	zones      map[int64]*time.Location      // per operation, to place an outcome on its day
+}
+
+type tallyKey struct {
+	ForceID, OperationID int64
+	Day                  string
+	LocationID           int64
+	Measure              Measure
+}
+
+type nationalKey struct {
+	ForceID int64
+	Day     string
+	Measure Measure
+}
+
+type tallyCell struct {
+	Total, N int64
+	Last     time.Time
+}
+
+// UseTallies makes the Store answer summaries from t (nil: from the database again).
+func (s *Store) UseTallies(t *Tallies) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tallies = t
+}
+
+func (s *Store) runningTallies() *Tallies {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tallies
+}
+
+// LoadTallies reads every outcome's totals, and the newest event they include, in one snapshot.
+func (s *Store) LoadTallies(ctx context.Context) (*Tallies, error) {
+	t := &Tallies{cells: map[tallyKey]*tallyCell{}, national: map[nationalKey]*tallyCell{}, indicators: map[int64]map[Indicator]int64{}, zones: map[int64]*time.Location{}}
+	err := s.snapshot(ctx, func(db *gorm.DB) error {
+		var err error
+		if t.asOf, err = newestEventID(db); err != nil {
+			return err
+		}
+		var ops []struct {
+			ID       int64
+			TimeZone string
+		}
+		if err := db.Table("operations").Select("id, time_zone").Scan(&ops).Error; err != nil {
+			return err
+		}
+		for _, o := range ops {
+			t.zones[o.ID] = zoneOf(o.TimeZone)
+		}
+		var rows []struct {
+			ForceID, OperationID int64
+			Day                  string
+			LocationID           int64
+			Measure              Measure
+			Total, N             int64
+			Last                 string
+		}
+		err = db.Table("outcomes").Select("force_id, operation_id, day, location_id, measure, SUM(count) AS total, COUNT(*) AS n, MAX(created_at) AS last").
+			Group("force_id, operation_id, day, location_id, measure").Scan(&rows).Error
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			last, _ := parseStoredTime(r.Last)
+			t.add(tallyKey{r.ForceID, r.OperationID, r.Day, r.LocationID, r.Measure}, r.Total, r.N, last)
+		}
+		var lists []struct {
+			OperationID int64
+			Indicators  string
+		}
+		if err := db.Table("outcomes").Select("operation_id, indicators").Where("indicators <> ?", "[]").Scan(&lists).Error; err != nil {
+			return err
+		}
+		for _, l := range lists {
+			var inds []Indicator
+			if json.Unmarshal([]byte(l.Indicators), &inds) == nil {
+				t.addIndicators(l.OperationID, inds, 1)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, translate(err)
+	}
+	return t, nil
+}
+
+func zoneOf(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// AsOf returns the newest event the tallies include.
+func (t *Tallies) AsOf() int64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.asOf
+}
+
+// Apply advances the tallies by one event. Events must come in id order; older ones are ignored.
+func (t *Tallies) Apply(ev *Event) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if ev.ID <= t.asOf {
+		return
+	}
+	t.asOf = ev.ID
+	switch ev.Type {
+	case "operation.created", "operation.updated":
+		var op Operation
+		if json.Unmarshal([]byte(ev.Data), &op) == nil {
+			t.zones[op.ID] = zoneOf(op.TimeZone)
+		}
+	case "outcome.created", "outcome.updated":
+		var o Outcome
+		if json.Unmarshal([]byte(ev.Data), &o) != nil {
+			return
+		}
+		if ev.Type == "outcome.updated" {
+			var prev Tally
+			if json.Unmarshal([]byte(ev.Previous), &prev) != nil {
+				return
+			}
+			t.add(tallyKey{ev.ForceID, prev.OperationID, prev.Day.String(), prev.LocationID, prev.Measure}, -prev.Count, -1, time.Time{})
+			t.addIndicators(prev.OperationID, prev.Indicators, -1)
+		}
+		zone, ok := t.zones[o.OperationID]
+		if !ok {
+			zone = zoneOf("Europe/London")
+		}
+		lt := o.OccurredAt.In(zone)
+		day := NewDate(lt.Year(), lt.Month(), lt.Day()).String()
+		t.add(tallyKey{ev.ForceID, o.OperationID, day, o.LocationID, o.Measure}, o.Count, 1, o.CreatedAt)
+		t.addIndicators(o.OperationID, o.Indicators, 1)
+	}
+}
+
+func (t *Tallies) add(k tallyKey, total, n int64, at time.Time) {
+	addCell(t.cells, k, total, n, at)
+	addCell(t.national, nationalKey{k.ForceID, k.Day, k.Measure}, total, n, at)
+}
+
+func addCell[K comparable](m map[K]*tallyCell, k K, total, n int64, at time.Time) {
+	c := m[k]
+	if c == nil {
+		c = &tallyCell{}
+		m[k] = c
+	}
+	c.Total += total
+	c.N += n
+	if at.After(c.Last) {
+		c.Last = at
+	}
+	if c.N == 0 && c.Total == 0 {
+		delete(m, k)
+	}
+}
+
+func (t *Tallies) addIndicators(op int64, inds []Indicator, by int64) {
+	if len(inds) == 0 {
+		return
+	}
+	m := t.indicators[op]
+	if m == nil {
+		m = map[Indicator]int64{}
+		t.indicators[op] = m
+	}
+	for _, i := range inds {
+		m[i] += by
+	}
+}
+
+// operationRows returns one operation's totals as the database query would.
+func (t *Tallies) operationRows(op int64) ([]tallyRow, map[Indicator]int64, int64) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var rows []tallyRow
+	for k, c := range t.cells {
+		if k.OperationID == op {
+			rows = append(rows, tallyRow{Day: k.Day, LocationID: k.LocationID, Measure: k.Measure, Total: c.Total, N: c.N})
+		}
+	}
+	inds := map[Indicator]int64{}
+	for i, n := range t.indicators[op] {
+		inds[i] = n
+	}
+	return rows, inds, t.asOf
+}
+
+// nationalRows returns every force's totals per day and measure between two days.
+func (t *Tallies) nationalRows(from, to Date) ([]nationalRow, int64) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	lo, hi := from.String(), to.String()
+	rows := make([]nationalRow, 0, len(t.national))
+	for k, c := range t.national {
+		if k.Day >= lo && k.Day <= hi {
+			rows = append(rows, nationalRow{ForceID: k.ForceID, Day: k.Day, Measure: k.Measure, Total: c.Total, N: c.N, Last: c.Last})
+		}
+	}
+	return rows, t.asOf
+}
