@@ -133,11 +133,15 @@ func (s *Store) Listen(ctx context.Context, url string, wake func()) {
 		<-ctx.Done()
 		return
 	}
-	backoff := 100 * time.Millisecond
+	const firstBackoff = 100 * time.Millisecond
+	backoff := firstBackoff
 	for ctx.Err() == nil {
-		err := s.listenOnce(ctx, url, wake)
+		connected, err := s.listenOnce(ctx, url, wake)
 		if ctx.Err() != nil {
 			return
+		}
+		if connected {
+			backoff = firstBackoff // the last connection worked: retry the next loss promptly
 		}
 		if err != nil {
 			select {
@@ -150,22 +154,23 @@ func (s *Store) Listen(ctx context.Context, url string, wake func()) {
 	}
 }
 
-func (s *Store) listenOnce(ctx context.Context, url string, wake func()) error {
+// listenOnce listens on one connection until it fails; connected says whether LISTEN took.
+func (s *Store) listenOnce(ctx context.Context, url string, wake func()) (connected bool, err error) {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	if _, err := conn.Exec(ctx, "LISTEN "+eventChannel); err != nil {
-		return err
+		return false, err
 	}
 	wake() // catch up on whatever was missed while not listening
 	for {
 		if _, err := conn.WaitForNotification(ctx); err != nil {
 			if errors.Is(err, context.Canceled) {
-				return nil
+				return true, nil
 			}
-			return err
+			return true, err
 		}
 		wake()
 	}

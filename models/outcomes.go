@@ -43,7 +43,9 @@ func DecodeCursor(c string) (int64, error) {
 		return 0, bad
 	}
 	id, err := strconv.ParseInt(string(b[2:]), 10, 64)
-	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != string(b[2:]) {
+	// Only the exact text EncodeCursor makes: base64 also takes line breaks and stray low bits,
+	// which would give one page many cursors.
+	if err != nil || id <= 0 || EncodeCursor(id) != c {
 		return 0, bad
 	}
 	return id, nil
@@ -193,6 +195,9 @@ func (s *Store) RecordOutcome(ctx context.Context, operationID int64, in Outcome
 			return err
 		}
 		sh, err := get[Shift](ctx, s, t.DB, "force_id", in.ShiftID, "shift")
+		if err != nil && ErrorCodeOf(err) != ENotFound {
+			return err // the database, not the request: a 503 the client retries, never a 422 it drops
+		}
 		if err != nil || sh.OperationID != op.ID {
 			return &Error{Code: EInvalid, Message: "the shift is not one of this operation's", Fields: []FieldError{{Field: "shift_id", Message: "is not a shift of operation " + strconv.FormatInt(op.ID, 10)}}}
 		}

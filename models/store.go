@@ -48,6 +48,9 @@ type Store struct {
 	dummyOnce sync.Once
 	dummy     string
 
+	// sqliteTx queues this process's SQLite transactions: the file has one writer at a time, and
+	// queueing here rather than in SQLite's busy handler keeps a burst from timing out.
+	sqliteTx    sync.Mutex
 	mu          sync.Mutex
 	afterCommit []func(lastEventID int64)
 	tallies     *Tallies
@@ -323,6 +326,8 @@ func (s *Store) snapshot(ctx context.Context, fn func(db *gorm.DB) error) error 
 		opts.Isolation = sql.LevelRepeatableRead
 	} else {
 		opts = nil // SQLite transactions are snapshots already; the driver refuses read-only here
+		s.sqliteTx.Lock()
+		defer s.sqliteTx.Unlock()
 	}
 	return translate(s.db.WithContext(ctx).Transaction(fn, opts))
 }

@@ -107,4 +107,3 @@ func summaries(t *testing.T, s *models.Store, tallies *models.Tallies, get func(
 	s.UseTallies(nil)
 	return out[0], out[1]
 }
-

@@ -64,6 +64,10 @@ func (s *Store) write(ctx context.Context, fn func(t *tx) error) error {
 		return err
 	}
 	var last int64
+	if s.dialect == "sqlite" {
+		s.sqliteTx.Lock()
+		defer s.sqliteTx.Unlock()
+	}
 	err = s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
 		t := &tx{DB: gtx, ctx: ctx, actor: a, now: s.now()}
 		if err := fn(t); err != nil {
