@@ -280,6 +280,8 @@ func (s *Server) postLogin(c echo.Context) error {
 			return err
 		}
 	}
+	// #nosec G124 -- Secure is set whenever the client is on TLS (directly, via a trusted proxy or
+	// --secure-cookies); plain-HTTP development cannot keep a Secure cookie at all.
 	http.SetCookie(c.Response(), &http.Cookie{Name: SessionCookie, Value: sess.ID, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: s.cfg.SecureCookies || s.isTLS(c)})
 	ctx := models.WithActor(c.Request().Context(), u.Actor())
@@ -308,6 +310,7 @@ func (s *Server) describe(ctx context.Context, u *models.User) (*Me, error) {
 }
 
 func (s *Server) clearCookie(c echo.Context) {
+	// #nosec G124 -- as in postLogin: Secure whenever the client is on TLS.
 	http.SetCookie(c.Response(), &http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, MaxAge: -1, Secure: s.cfg.SecureCookies || s.isTLS(c)})
 }

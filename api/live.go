@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -381,7 +380,7 @@ func (s *Server) live(c echo.Context) error {
 	upto, ok := s.hub.subscribe(cl)
 	if !ok {
 		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(writeWait))
-		conn.Close()
+		_ = conn.Close()
 		return nil
 	}
 	s.hub.wg.Add(1)
@@ -459,9 +458,6 @@ func (h *Hub) writePump(c *liveClient, since int64, hasSince bool, upto int64) {
 		}
 	}
 }
-
-// errReset means the resume point cannot be served: the client must reload its snapshot.
-var errReset = errors.New("reset")
 
 // replay sends the stored events after since, up to upto, that the client may see. A since
 // older than the retained log, or newer than the newest event, gets one reset message instead.

@@ -137,6 +137,7 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 
 var (
 	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	timeType        = reflect.TypeFor[time.Time]()
 )
 
 // checkObject walks the members of an object whose '{' was read, as far as its '}'.
@@ -190,6 +191,12 @@ func checkValue(dec *json.Decoder, t reflect.Type, path string) error {
 	}
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if t == timeType {
+		// time.Time reports a non-string as a plain error, which would read as malformed JSON.
+		if _, ok := tok.(string); !ok && tok != nil {
+			return &Error{Code: EInvalid, Message: "a field has the wrong type", Fields: []FieldError{{Field: path, Message: "must be " + describeType(t)}}}
+		}
 	}
 	switch tok {
 	case json.Delim('{'):

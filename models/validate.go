@@ -114,10 +114,7 @@ func CheckTimeZone(name string) (*time.Location, error) {
 // Window returns the instants the operation runs between: from midnight of its first day to
 // midnight after its last, in its own time zone.
 func (o *Operation) Window() (from, to time.Time) {
-	loc, err := time.LoadLocation(o.TimeZone)
-	if err != nil {
-		loc = time.UTC
-	}
+	loc := zoneOf(o.TimeZone)
 	from = time.Date(o.StartDate.Year(), o.StartDate.Month(), o.StartDate.Day(), 0, 0, 0, 0, loc)
 	end := o.EndDate.AddDays(1)
 	to = time.Date(end.Year(), end.Month(), end.Day(), 0, 0, 0, 0, loc)
@@ -126,11 +123,7 @@ func (o *Operation) Window() (from, to time.Time) {
 
 // Day returns the operation's calendar day, in its own time zone, of instant t.
 func (o *Operation) Day(t time.Time) Date {
-	loc, err := time.LoadLocation(o.TimeZone)
-	if err != nil {
-		loc = time.UTC
-	}
-	lt := t.In(loc)
+	lt := t.In(zoneOf(o.TimeZone))
 	return NewDate(lt.Year(), lt.Month(), lt.Day())
 }
 

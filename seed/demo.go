@@ -517,7 +517,7 @@ func (l *demoLoader) routine(f *demoForce, kind models.LocationKind, s slot, sta
 func plate(r *rand.Rand) string {
 	const letters = "ABCDEFGHJKLMNOPRSTUVWXYZ"
 	L := func() byte { return letters[r.IntN(len(letters))] }
-	D := func() byte { return byte('0' + r.IntN(10)) }
+	D := func() byte { return byte('0' + r.IntN(10)) } // #nosec G115 -- IntN(10) is 0..9, so the sum is an ASCII digit
 	switch x := r.IntN(100); {
 	case x < 45: // UK: AB12 CDE
 		return string([]byte{L(), L(), D(), D(), ' ', L(), L(), L()})

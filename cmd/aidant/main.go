@@ -135,12 +135,12 @@ func openStore(ctx context.Context, cfg Config, migrate bool) (*models.Store, er
 	}
 	if migrate {
 		if _, err := store.Migrate(ctx); err != nil {
-			store.Close()
+			_ = store.Close()
 			return nil, err
 		}
 	}
 	if err := store.CheckSchema(ctx); err != nil {
-		store.Close()
+		_ = store.Close()
 		return nil, err
 	}
 	return store, nil
@@ -202,9 +202,6 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	}
 	url := fmt.Sprintf("%s://%s/", scheme, displayAddr(ln.Addr()))
 	fmt.Fprintf(env.Stdout, "aidant is serving on %s (database: %s)\n", url, store.Dialect())
-	if env.Ready != nil {
-		env.Ready(ln.Addr().String())
-	}
 	errc := make(chan error, 2)
 	if cfg.MetricsAddr != "" {
 		mln, err := net.Listen("tcp", cfg.MetricsAddr)
@@ -219,6 +216,9 @@ func runServe(ctx context.Context, env Env, args []string) error {
 			}
 		}()
 		fmt.Fprintf(env.Stdout, "metrics on http://%s/metrics\n", displayAddr(mln.Addr()))
+	}
+	if env.Ready != nil {
+		env.Ready(ln.Addr().String()) // after the last line printed: tests read stdout from here
 	}
 	go func() {
 		if cfg.TLSCert != "" {
@@ -253,8 +253,9 @@ func displayAddr(a net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
-// DemoPassword is the password of every demo account. They exist only with --demo.
-const DemoPassword = "aidant-demo-2020"
+// DemoPassword is the password of every demo account. They exist only with --demo, which says so
+// on start, and the README publishes it: it guards demonstration data, never real data.
+const DemoPassword = "aidant-demo-2020" // #nosec G101 -- a published demo password, not a secret
 
 func loadDemo(ctx context.Context, env Env, store *models.Store) error {
 	sctx := system(ctx)
@@ -497,7 +498,7 @@ func runHealthcheck(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("healthz answered %d", resp.StatusCode)
 	}

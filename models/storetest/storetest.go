@@ -60,7 +60,11 @@ func OpenWithURL(tb testing.TB, dialect string) (*models.Store, string) {
 	if err != nil {
 		tb.Fatalf("open %s: %v", dialect, err)
 	}
-	tb.Cleanup(func() { s.Close() })
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("close %s: %v", dialect, err)
+		}
+	})
 	s.Hashing = CheapHashing
 	if _, err := s.Migrate(ctx); err != nil {
 		tb.Fatalf("migrate %s: %v", dialect, err)

@@ -1,0 +1,163 @@
+// Command aidant-load drives a running aidant server the way its clients do: N live websocket
+// dashboards and W writers posting outcomes over HTTP, open loop at a fixed rate or flat out.
+// It measures HTTP latency, POST→delivery latency for every (event, client) pair, the time
+// until the last client has each event, lost and duplicated deliveries, and the server's RSS
+// and CPU from /proc. It only talks to loopback addresses.
+//
+//	go run ./cmd/aidant-load -url http://127.0.0.1:8080 -token "$TOKEN" -clients 1000 -rate 20 -duration 10s -pid $PID
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+)
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if err != nil {
+		if err == flag.ErrHelp {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "aidant-load:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := Run(ctx, cfg, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "aidant-load:", err)
+		os.Exit(1)
+	}
+	res.WriteTable(os.Stdout)
+	if cfg.JSONFile != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		// #nosec G703 -- the operator names the report file on the command line
+		if err := os.WriteFile(cfg.JSONFile, append(b, '\n'), 0o600); err != nil {
+			fmt.Fprintln(os.Stderr, "aidant-load:", err)
+			os.Exit(1)
+		}
+	}
+	if res.Lost > 0 || res.Duplicated > 0 || res.WriteErrors > 0 {
+		os.Exit(3)
+	}
+}
+
+// Config is one load run.
+type Config struct {
+	URLs     []string // replicas the live clients connect to, round robin
+	WriteURL string   // replica the writers post to (default: the first URL)
+	Token    string   // bearer token
+	// ClientToken, when set, is the live clients' token (another force's lead receives none of the writes).
+	ClientToken string
+	User        string // or a username and password to log in with (cookie session)
+	Password    string
+	Clients     int           // live websocket clients
+	DialBatch   int           // clients connecting at once
+	Writers     int           // concurrent writers
+	Rate        float64       // outcomes per second, open loop; 0 is flat out
+	Duration    time.Duration // how long the writers write
+	MaxWrites   int           // stop after this many writes (0: no limit besides Duration)
+	OperationID int64
+	ShiftID     int64
+	OccurredAt  time.Time // zero: the shift's start plus a minute
+	Wait        time.Duration
+	JSONFile    string
+	PID         int      // server process to sample from /proc (0: none)
+	SourceAddrs []string // loopback source addresses the clients dial from
+	Measure     string
+	// SpreadShifts posts to every shift of the operation in turn instead of one.
+	SpreadShifts bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("aidant-load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c Config
+	var urls, occurred, sources string
+	fs.StringVar(&urls, "url", "http://127.0.0.1:8080", "comma-separated base URLs of the replicas the live clients use")
+	fs.StringVar(&c.WriteURL, "write-url", "", "base URL the writers post to (default: the first -url)")
+	fs.StringVar(&c.Token, "token", os.Getenv("AIDANT_TOKEN"), "bearer token (aidant token create --username U); env AIDANT_TOKEN")
+	fs.StringVar(&c.ClientToken, "client-token", "", "bearer token of the live clients (default -token); another force's lead makes them idle bystanders")
+	fs.StringVar(&c.User, "user", "", "log in with this username instead of a token")
+	fs.StringVar(&c.Password, "password", "", "password for -user")
+	fs.IntVar(&c.Clients, "clients", 100, "live websocket clients")
+	fs.IntVar(&c.DialBatch, "dial-batch", 64, "clients connecting at once")
+	fs.IntVar(&c.Writers, "writers", 4, "concurrent writers")
+	fs.Float64Var(&c.Rate, "rate", 20, "outcomes per second, open loop (latency from the intended send time); 0 is flat out")
+	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long to write")
+	fs.IntVar(&c.MaxWrites, "max-writes", 0, "stop after this many writes (0: only -duration)")
+	fs.Int64Var(&c.OperationID, "operation", 0, "operation id (0: the first the user sees)")
+	fs.Int64Var(&c.ShiftID, "shift", 0, "shift id (0: the operation's first shift)")
+	fs.StringVar(&occurred, "occurred-at", "", "occurred_at of every outcome, RFC 3339 (default: the shift's start + 1m)")
+	fs.DurationVar(&c.Wait, "wait", 15*time.Second, "how long to wait for late deliveries after the last write")
+	fs.StringVar(&c.JSONFile, "json", "", "write the result as JSON to this file")
+	fs.IntVar(&c.PID, "pid", 0, "server pid to sample RSS and CPU from /proc")
+	fs.StringVar(&sources, "source-addrs", "127.0.0.2-9", "loopback source addresses for the clients: 127.0.0.A-B, a comma list, or \"\" for the default")
+	fs.BoolVar(&c.SpreadShifts, "spread-shifts", false, "post to every shift of the operation in turn (default: one shift, the busiest case)")
+	fs.StringVar(&c.Measure, "measure", "drivers_engaged", "measure of every outcome (count 1)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	for _, u := range strings.Split(urls, ",") {
+		if u = strings.TrimRight(strings.TrimSpace(u), "/"); u != "" {
+			c.URLs = append(c.URLs, u)
+		}
+	}
+	if occurred != "" {
+		t, err := time.Parse(time.RFC3339, occurred)
+		if err != nil {
+			return c, fmt.Errorf("-occurred-at: %w", err)
+		}
+		c.OccurredAt = t
+	}
+	var err error
+	if c.SourceAddrs, err = parseSources(sources); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the configuration's bounds.
+func (c *Config) Validate() error {
+	if len(c.URLs) == 0 {
+		return fmt.Errorf("-url is required")
+	}
+	if c.WriteURL == "" {
+		c.WriteURL = c.URLs[0]
+	}
+	c.WriteURL = strings.TrimRight(c.WriteURL, "/")
+	for _, u := range append([]string{c.WriteURL}, c.URLs...) {
+		if err := checkLoopback(u); err != nil {
+			return err
+		}
+	}
+	if c.Token == "" && c.User == "" {
+		return fmt.Errorf("give -token or -user and -password")
+	}
+	if c.Clients < 0 || c.Clients > 20000 {
+		return fmt.Errorf("-clients must be 0 to 20000")
+	}
+	if c.DialBatch < 1 {
+		c.DialBatch = 64
+	}
+	if c.Writers < 1 || c.Writers > 256 {
+		return fmt.Errorf("-writers must be 1 to 256")
+	}
+	if c.Rate < 0 || c.Rate > 100000 {
+		return fmt.Errorf("-rate must be 0 to 100000")
+	}
+	if c.Duration <= 0 || c.Duration > time.Hour {
+		return fmt.Errorf("-duration must be positive and at most 1h")
+	}
+	if c.Wait < 0 || c.Wait > 10*time.Minute {
+		return fmt.Errorf("-wait must be 0 to 10m")
+	}
+	return nil
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+// Result is what one run measured. Latencies are in milliseconds.
+type Result struct {
+	Config          ConfigReport `json:"config"`
+	Clients         int          `json:"clients"`
+	ConnectSeconds  float64      `json:"connect_seconds"`
+	ConnectErrors   int          `json:"connect_errors"`
+	Writes          int          `json:"writes"`
+	WriteErrors     int          `json:"write_errors"`
+	FirstWriteError string       `json:"first_write_error,omitempty"`
+	WriteSeconds    float64      `json:"write_seconds"`
+	WritesPerSecond float64      `json:"writes_per_second"`
+	HTTP            Stats        `json:"http_ms"`
+	// E2E is POST (intended send time) → receipt, over every (event, client) delivery.
+	E2E Stats `json:"e2e_ms"`
+	// LastClient is, per event, the time until the last client had it.
+	LastClient         Stats         `json:"last_client_ms"`
+	Expected           int64         `json:"expected_deliveries"`
+	Delivered          int64         `json:"delivered"`
+	Lost               int64         `json:"lost"`
+	Duplicated         int64         `json:"duplicated"`
+	Foreign            int64         `json:"foreign"`
+	ClientsClosed      int           `json:"clients_closed_by_server"`
+	FirstCloseError    string        `json:"first_close_error,omitempty"`
+	PerClientDelivered []int         `json:"-"`
+	Server             *ServerReport `json:"server,omitempty"`
+	Tool               ToolReport    `json:"tool"`
+}
+
+// ConfigReport echoes the run's settings.
+type ConfigReport struct {
+	URLs        []string  `json:"urls"`
+	WriteURL    string    `json:"write_url"`
+	Clients     int       `json:"clients"`
+	Writers     int       `json:"writers"`
+	Rate        float64   `json:"rate"`
+	Duration    string    `json:"duration"`
+	OperationID int64     `json:"operation_id"`
+	ShiftID     int64     `json:"shift_id"`
+	Shifts      int       `json:"shifts"`
+	OccurredAt  time.Time `json:"occurred_at"`
+}
+
+func resultConfig(c Config) ConfigReport {
+	return ConfigReport{URLs: c.URLs, WriteURL: c.WriteURL, Clients: c.Clients, Writers: c.Writers, Rate: c.Rate, Duration: c.Duration.String()}
+}
+
+// Stats are percentiles of a latency sample, in milliseconds.
+type Stats struct {
+	N   int     `json:"n"`
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+func summarise(ds []time.Duration) Stats {
+	if len(ds) == 0 {
+		return Stats{}
+	}
+	slices.Sort(ds)
+	q := func(p float64) float64 {
+		i := int(float64(len(ds)-1) * p)
+		return float64(ds[i]) / 1e6
+	}
+	return Stats{N: len(ds), P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: float64(ds[len(ds)-1]) / 1e6}
+}
+
+// procSample is one look at a process in /proc.
+type procSample struct {
+	at    time.Time
+	rssKB int64
+	hwmKB int64
+	ticks int64 // utime + stime
+	ok    bool
+}
+
+const clockTicks = 100 // USER_HZ on Linux
+
+func sampleProc(pid int) procSample {
+	if pid <= 0 {
+		return procSample{}
+	}
+	s := procSample{at: time.Now()}
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return s
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "VmRSS:" {
+			s.rssKB, _ = strconv.ParseInt(f[1], 10, 64)
+		}
+		if len(f) >= 2 && f[0] == "VmHWM:" {
+			s.hwmKB, _ = strconv.ParseInt(f[1], 10, 64)
+		}
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return s
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	rest := string(stat)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	f := strings.Fields(rest)
+	if len(f) > 12 {
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		s.ticks = ut + st
+		s.ok = true
+	}
+	return s
+}
+
+// ServerReport is the server process's memory and CPU over the run.
+type ServerReport struct {
+	RSSBeforeMB float64 `json:"rss_before_mb"`
+	RSSIdleMB   float64 `json:"rss_idle_mb"` // clients connected, before the writes
+	RSSAfterMB  float64 `json:"rss_after_mb"`
+	PeakRSSMB   float64 `json:"peak_rss_mb"`
+	// IdleKBPerConn is (RSS with the clients connected − RSS before) / clients.
+	IdleKBPerConn float64 `json:"idle_kb_per_conn"`
+	// CPUPercent is over the writes and the wait, 100 = one core.
+	CPUPercent float64 `json:"cpu_percent"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+}
+
+func procReport(before, idle, after procSample, clients int) *ServerReport {
+	if !before.ok || !after.ok {
+		return nil
+	}
+	r := &ServerReport{RSSBeforeMB: float64(before.rssKB) / 1024, RSSIdleMB: float64(idle.rssKB) / 1024,
+		RSSAfterMB: float64(after.rssKB) / 1024, PeakRSSMB: float64(after.hwmKB) / 1024}
+	if clients > 0 && idle.ok {
+		r.IdleKBPerConn = float64(idle.rssKB-before.rssKB) / float64(clients)
+	}
+	if idle.ok {
+		r.CPUSeconds = float64(after.ticks-idle.ticks) / clockTicks
+		if wall := after.at.Sub(idle.at).Seconds(); wall > 0 {
+			r.CPUPercent = 100 * r.CPUSeconds / wall
+		}
+	}
+	return r
+}
+
+// ToolReport is this process's own CPU: on one machine the load tool competes with the server.
+type ToolReport struct {
+	CPUSeconds float64 `json:"cpu_seconds"`
+	CPUPercent float64 `json:"cpu_percent"`
+}
+
+type selfSample struct {
+	at  time.Time
+	cpu time.Duration
+}
+
+func sampleSelf() selfSample {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return selfSample{at: time.Now(), cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
+}
+
+func selfReport(a, b selfSample) ToolReport {
+	s := (b.cpu - a.cpu).Seconds()
+	return ToolReport{CPUSeconds: s, CPUPercent: 100 * s / b.at.Sub(a.at).Seconds()}
+}
+
+// WriteTable prints the result for a person.
+func (r *Result) WriteTable(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "clients\t%d (connected in %.1fs, %d closed by the server)\n", r.Clients, r.ConnectSeconds, r.ClientsClosed)
+	fmt.Fprintf(tw, "writes\t%d acknowledged, %d failed, %.1f/s over %.1fs (rate %g, %d writers)\n", r.Writes, r.WriteErrors, r.WritesPerSecond, r.WriteSeconds, r.Config.Rate, r.Config.Writers)
+	if r.FirstWriteError != "" {
+		fmt.Fprintf(tw, "first write error\t%s\n", r.FirstWriteError)
+	}
+	fmt.Fprintf(tw, "\tp50 ms\tp90 ms\tp99 ms\tmax ms\tn\n")
+	for _, row := range []struct {
+		name string
+		s    Stats
+	}{{"HTTP POST", r.HTTP}, {"POST→delivery", r.E2E}, {"POST→last client", r.LastClient}} {
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%d\n", row.name, row.s.P50, row.s.P90, row.s.P99, row.s.Max, row.s.N)
+	}
+	fmt.Fprintf(tw, "deliveries\texpected %d, delivered %d, lost %d, duplicated %d\n", r.Expected, r.Delivered, r.Lost, r.Duplicated)
+	if s := r.Server; s != nil {
+		fmt.Fprintf(tw, "server RSS\tbefore %.1f MB, idle with clients %.1f MB (%.1f KB/conn), after %.1f MB, peak %.1f MB\n", s.RSSBeforeMB, s.RSSIdleMB, s.IdleKBPerConn, s.RSSAfterMB, s.PeakRSSMB)
+		fmt.Fprintf(tw, "server CPU\t%.0f%% (%.1f s; 100%% = one core)\n", s.CPUPercent, s.CPUSeconds)
+	}
+	fmt.Fprintf(tw, "load tool CPU\t%.0f%% (%.1f s)\n", r.Tool.CPUPercent, r.Tool.CPUSeconds)
+	_ = tw.Flush()
+}

@@ -1,0 +1,590 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// session is how the tool authenticates: a bearer token, or a cookie session with its CSRF token.
+type session struct {
+	token string
+	jar   http.CookieJar
+	csrf  string
+}
+
+func (s *session) apply(h http.Header, write bool) {
+	if s.token != "" {
+		h.Set("Authorization", "Bearer "+s.token)
+		return
+	}
+	if write {
+		h.Set("X-CSRF-Token", s.csrf)
+	}
+}
+
+// sent is one acknowledged write: the outcome id and when it was meant to go.
+type sent struct {
+	id       int64
+	intended time.Time
+}
+
+// receipt is one delivery to one client.
+type receipt struct {
+	id int64
+	at time.Time
+}
+
+// liveConn is one websocket client and what it received.
+type liveConn struct {
+	conn     *websocket.Conn
+	mu       sync.Mutex
+	got      []receipt
+	ready    chan struct{}
+	closed   chan struct{}
+	closeErr error
+	frames   atomic.Int64
+}
+
+// Run performs one load run and returns its measurements. Progress goes to log.
+func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	res := &Result{Config: resultConfig(cfg)}
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: cfg.Writers * 2, MaxIdleConnsPerHost: cfg.Writers * 2, IdleConnTimeout: time.Minute,
+	}}
+	defer hc.CloseIdleConnections()
+	sess, err := authenticate(ctx, hc, cfg)
+	if err != nil {
+		return nil, err
+	}
+	hc.Jar = sess.jar
+	opID, targets, err := discover(ctx, hc, sess, cfg)
+	if err != nil {
+		return nil, err
+	}
+	res.Config.OperationID, res.Config.ShiftID, res.Config.OccurredAt, res.Config.Shifts = opID, targets[0].shift, targets[0].occurred, len(targets)
+
+	before := sampleProc(cfg.PID)
+	selfBefore := sampleSelf()
+
+	// Connect the live clients, DialBatch at a time, and wait for each one's ready.
+	fmt.Fprintf(log, "connecting %d live clients...\n", cfg.Clients)
+	connStart := time.Now()
+	clientSess := sess
+	if cfg.ClientToken != "" {
+		clientSess = &session{token: cfg.ClientToken}
+	}
+	conns, connErrs := connectAll(ctx, cfg, clientSess)
+	defer func() {
+		for _, c := range conns {
+			_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+			_ = c.conn.Close()
+		}
+	}()
+	res.ConnectErrors = connErrs
+	res.ConnectSeconds = time.Since(connStart).Seconds()
+	if connErrs > 0 {
+		return nil, fmt.Errorf("%d of %d live clients failed to connect", connErrs, cfg.Clients)
+	}
+	time.Sleep(500 * time.Millisecond) // let the server settle before the idle sample
+	idle := sampleProc(cfg.PID)
+
+	// Write.
+	fmt.Fprintf(log, "%d clients ready in %.1fs; writing for %s...\n", len(conns), res.ConnectSeconds, cfg.Duration)
+	var (
+		acked    []sent
+		ackMu    sync.Mutex
+		httpLat  []time.Duration
+		errCount atomic.Int64
+		firstErr atomic.Value
+	)
+	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
+	writeStart := time.Now()
+	deadline := writeStart.Add(cfg.Duration)
+	// Open loop queues intended sends (bounded by rate × duration); flat out hands a write to
+	// whichever writer is free, so nothing queues.
+	var jobs chan job
+	if cfg.Rate > 0 {
+		jobs = make(chan job, int(cfg.Rate*cfg.Duration.Seconds())+1)
+	} else {
+		jobs = make(chan job)
+	}
+	hardStop := deadline.Add(time.Minute)
+	go schedule(ctx, cfg, writeStart, deadline, jobs)
+	var wg sync.WaitGroup
+	for w := 0; w < cfg.Writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []sent
+			var lat []time.Duration
+			for j := range jobs {
+				if time.Now().After(hardStop) {
+					continue // the server cannot keep up: stop rather than run on for ever
+				}
+				tg := targets[int(j.seq)%len(targets)]
+				id, err := postOutcome(ctx, hc, sess, cfg, opID, tg.shift, tg.occurred, runID, j.seq)
+				done := time.Now()
+				if err != nil {
+					errCount.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				lat = append(lat, done.Sub(j.intended))
+				mine = append(mine, sent{id: id, intended: j.intended})
+			}
+			ackMu.Lock()
+			acked = append(acked, mine...)
+			httpLat = append(httpLat, lat...)
+			ackMu.Unlock()
+		}()
+	}
+	wg.Wait()
+	writeElapsed := time.Since(writeStart)
+	res.Writes = len(acked)
+	res.WriteErrors = int(errCount.Load())
+	if v := firstErr.Load(); v != nil {
+		res.FirstWriteError = v.(string)
+	}
+	res.WriteSeconds = writeElapsed.Seconds()
+	res.WritesPerSecond = float64(len(acked)) / writeElapsed.Seconds()
+	res.HTTP = summarise(httpLat)
+
+	// Wait for the deliveries to arrive, or for -wait.
+	want := make(map[int64]time.Time, len(acked))
+	for _, s := range acked {
+		want[s.id] = s.intended
+	}
+	expected := int64(len(acked)) * int64(len(conns))
+	if cfg.ClientToken != "" && cfg.ClientToken != cfg.Token {
+		expected = 0 // bystanders: they may see none of these writes
+	}
+	waitUntil := time.Now().Add(cfg.Wait)
+	for time.Now().Before(waitUntil) && ctx.Err() == nil {
+		if countDelivered(conns, want) >= expected {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	after := sampleProc(cfg.PID)
+	selfAfter := sampleSelf()
+
+	// Tally.
+	var e2e []time.Duration
+	lastClient := make(map[int64]time.Duration, len(want))
+	perClient := make([]int, len(conns))
+	var delivered, dups, foreign int64
+	for i, c := range conns {
+		c.mu.Lock()
+		seen := make(map[int64]bool, len(want))
+		for _, r := range c.got {
+			t0, ok := want[r.id]
+			if !ok {
+				foreign++
+				continue
+			}
+			if seen[r.id] {
+				dups++
+				continue
+			}
+			seen[r.id] = true
+			delivered++
+			perClient[i]++
+			d := r.at.Sub(t0)
+			e2e = append(e2e, d)
+			if d > lastClient[r.id] {
+				lastClient[r.id] = d
+			}
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.closed:
+			res.ClientsClosed++
+			if res.FirstCloseError == "" && c.closeErr != nil {
+				res.FirstCloseError = c.closeErr.Error()
+			}
+		default:
+		}
+	}
+	res.Clients = len(conns)
+	res.Expected = expected
+	res.Delivered = delivered
+	res.Lost = expected - delivered
+	res.Duplicated = dups
+	res.Foreign = foreign
+	res.PerClientDelivered = perClient
+	res.E2E = summarise(e2e)
+	var last []time.Duration
+	if len(conns) > 0 {
+		for id := range want {
+			if d, ok := lastClient[id]; ok {
+				last = append(last, d)
+			}
+		}
+	}
+	res.LastClient = summarise(last)
+	res.Server = procReport(before, idle, after, len(conns))
+	res.Tool = selfReport(selfBefore, selfAfter)
+	return res, nil
+}
+
+type job struct {
+	seq      int64
+	intended time.Time
+}
+
+// schedule emits writes: at Rate per second from start (open loop: the intended time is fixed
+// whether or not a writer is free), or as fast as writers take them with Rate 0.
+func schedule(ctx context.Context, cfg Config, start, deadline time.Time, jobs chan<- job) {
+	defer close(jobs)
+	for seq := int64(1); ; seq++ {
+		if cfg.MaxWrites > 0 && seq > int64(cfg.MaxWrites) {
+			return
+		}
+		var at time.Time
+		if cfg.Rate > 0 {
+			at = start.Add(time.Duration(float64(seq-1) / cfg.Rate * float64(time.Second)))
+			if !at.Before(deadline) {
+				return
+			}
+			if d := time.Until(at); d > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(d):
+				}
+			}
+		} else {
+			at = time.Now()
+			if !at.Before(deadline) {
+				return
+			}
+		}
+		select {
+		case jobs <- job{seq: seq, intended: at}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func countDelivered(conns []*liveConn, want map[int64]time.Time) int64 {
+	var n int64
+	for _, c := range conns {
+		c.mu.Lock()
+		seen := make(map[int64]bool, len(want))
+		for _, r := range c.got {
+			if _, ok := want[r.id]; ok && !seen[r.id] {
+				seen[r.id] = true
+				n++
+			}
+		}
+		c.mu.Unlock()
+	}
+	return n
+}
+
+func authenticate(ctx context.Context, hc *http.Client, cfg Config) (*session, error) {
+	if cfg.Token != "" {
+		return &session{token: cfg.Token}, nil
+	}
+	jar, _ := cookiejar.New(nil)
+	body, _ := json.Marshal(map[string]string{"username": cfg.User, "password": cfg.Password})
+	req, _ := http.NewRequestWithContext(ctx, "POST", cfg.WriteURL+"/api/v1/auth/login", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	c := *hc
+	c.Jar = jar
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("login: %d %s", resp.StatusCode, raw)
+	}
+	var me struct {
+		CSRF string `json:"csrf_token"`
+	}
+	if err := json.Unmarshal(raw, &me); err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	// The cookie is for the write URL's host; copy it to every replica's.
+	u, _ := url.Parse(cfg.WriteURL)
+	cookies := jar.Cookies(u)
+	for _, r := range cfg.URLs {
+		ru, _ := url.Parse(r)
+		jar.SetCookies(ru, cookies)
+	}
+	return &session{jar: jar, csrf: me.CSRF}, nil
+}
+
+// target is a shift to post to and the occurred_at to use on it.
+type target struct {
+	shift    int64
+	occurred time.Time
+}
+
+// discover finds the operation and the shifts to post to, unless given: the first shift, or
+// with -spread-shifts every shift of the operation in turn.
+func discover(ctx context.Context, hc *http.Client, sess *session, cfg Config) (int64, []target, error) {
+	op := cfg.OperationID
+	if op == 0 {
+		var page struct {
+			Items []struct {
+				ID int64 `json:"id"`
+			} `json:"items"`
+		}
+		if err := getJSON(ctx, hc, sess, cfg.WriteURL+"/api/v1/operations", &page); err != nil {
+			return 0, nil, err
+		}
+		if len(page.Items) == 0 {
+			return 0, nil, errors.New("the user sees no operation: seed the server (aidant serve --demo)")
+		}
+		op = page.Items[0].ID
+	}
+	var shifts struct {
+		Items []struct {
+			ID       int64     `json:"id"`
+			StartsAt time.Time `json:"starts_at"`
+		} `json:"items"`
+	}
+	if err := getJSON(ctx, hc, sess, cfg.WriteURL+"/api/v1/operations/"+strconv.FormatInt(op, 10)+"/shifts?limit=1000", &shifts); err != nil {
+		return 0, nil, err
+	}
+	var out []target
+	for _, s := range shifts.Items {
+		if cfg.ShiftID != 0 && s.ID != cfg.ShiftID {
+			continue
+		}
+		t := target{shift: s.ID, occurred: cfg.OccurredAt}
+		if t.occurred.IsZero() {
+			t.occurred = s.StartsAt.Add(time.Minute)
+		}
+		out = append(out, t)
+		if !cfg.SpreadShifts {
+			break
+		}
+	}
+	if len(out) == 0 {
+		return 0, nil, fmt.Errorf("operation %d: no shift to post to (give -shift and -occurred-at)", op)
+	}
+	return op, out, nil
+}
+
+func getJSON(ctx context.Context, hc *http.Client, sess *session, u string, v any) error {
+	req, _ := http.NewRequestWithContext(ctx, "GET", u, nil)
+	sess.apply(req.Header, false)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("GET %s: %d %s", u, resp.StatusCode, raw)
+	}
+	return json.Unmarshal(raw, v)
+}
+
+// postOutcome posts one outcome with a unique Idempotency-Key and note, and returns its id.
+func postOutcome(ctx context.Context, hc *http.Client, sess *session, cfg Config, op, shift int64, occurred time.Time, runID string, seq int64) (int64, error) {
+	body, _ := json.Marshal(map[string]any{
+		"shift_id": shift, "occurred_at": occurred.UTC().Format(time.RFC3339Nano),
+		"measure": cfg.Measure, "count": 1, "notes": "L" + strconv.FormatInt(seq, 10),
+	})
+	target := cfg.WriteURL + "/api/v1/operations/" + strconv.FormatInt(op, 10) + "/outcomes"
+	req, _ := http.NewRequestWithContext(ctx, "POST", target, bytes.NewReader(body)) // #nosec G704 -- the operator's own server, checked to be loopback at start
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", "load-"+runID+"-"+strconv.FormatInt(seq, 10))
+	sess.apply(req.Header, true)
+	resp, err := hc.Do(req) // #nosec G704 -- loopback target, as above
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusCreated {
+		return 0, fmt.Errorf("POST outcome: %d %s", resp.StatusCode, bytes.TrimSpace(raw))
+	}
+	var o struct {
+		ID int64 `json:"id"`
+	}
+	if err := json.Unmarshal(raw, &o); err != nil || o.ID == 0 {
+		return 0, fmt.Errorf("POST outcome: no id in %s", raw)
+	}
+	return o.ID, nil
+}
+
+func connectAll(ctx context.Context, cfg Config, sess *session) ([]*liveConn, int) {
+	conns := make([]*liveConn, cfg.Clients)
+	sem := make(chan struct{}, cfg.DialBatch)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for i := range conns {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := dialLive(ctx, cfg, sess, i)
+			if err != nil {
+				failed.Add(1)
+				if failed.Load() == 1 {
+					fmt.Println("connect:", err)
+				}
+				return
+			}
+			select {
+			case <-c.ready:
+				conns[i] = c
+			case <-c.closed:
+				failed.Add(1)
+				_ = c.conn.Close()
+			case <-time.After(30 * time.Second):
+				failed.Add(1)
+				_ = c.conn.Close()
+			}
+		}(i)
+	}
+	wg.Wait()
+	out := conns[:0]
+	for _, c := range conns {
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	return out, int(failed.Load())
+}
+
+func dialLive(ctx context.Context, cfg Config, sess *session, i int) (*liveConn, error) {
+	base := cfg.URLs[i%len(cfg.URLs)]
+	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/api/v1/live"
+	nd := &net.Dialer{Timeout: 10 * time.Second}
+	if len(cfg.SourceAddrs) > 0 {
+		nd.LocalAddr = &net.TCPAddr{IP: net.ParseIP(cfg.SourceAddrs[i%len(cfg.SourceAddrs)])}
+	}
+	d := websocket.Dialer{NetDialContext: nd.DialContext, HandshakeTimeout: 30 * time.Second, ReadBufferSize: 4096, WriteBufferSize: 1024, Jar: sess.jar}
+	h := http.Header{}
+	sess.apply(h, false)
+	if sess.token == "" {
+		h.Set("Origin", base)
+	}
+	conn, resp, err := d.DialContext(ctx, wsURL, h)
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("%s: %w (%d)", wsURL, err, resp.StatusCode)
+		}
+		return nil, fmt.Errorf("%s: %w", wsURL, err)
+	}
+	c := &liveConn{conn: conn, ready: make(chan struct{}), closed: make(chan struct{})}
+	go c.read()
+	return c, nil
+}
+
+type liveMessage struct {
+	ID   int64  `json:"id"`
+	Type string `json:"type"`
+	Data struct {
+		ID int64 `json:"id"`
+	} `json:"data"`
+}
+
+// read records every outcome.created the client receives, stamped on arrival.
+func (c *liveConn) read() {
+	defer close(c.closed)
+	readyOnce := sync.Once{}
+	for {
+		_, raw, err := c.conn.ReadMessage()
+		now := time.Now()
+		if err != nil {
+			c.closeErr = err
+			return
+		}
+		c.frames.Add(1)
+		var msgs []liveMessage
+		raw = bytes.TrimSpace(raw)
+		if len(raw) > 0 && raw[0] == '[' {
+			_ = json.Unmarshal(raw, &msgs)
+		} else {
+			var m liveMessage
+			if json.Unmarshal(raw, &m) == nil {
+				msgs = append(msgs, m)
+			}
+		}
+		for _, m := range msgs {
+			switch m.Type {
+			case "ready":
+				readyOnce.Do(func() { close(c.ready) })
+			case "outcome.created":
+				c.mu.Lock()
+				c.got = append(c.got, receipt{id: m.Data.ID, at: now})
+				c.mu.Unlock()
+			}
+		}
+	}
+}
+
+// checkLoopback refuses any target that is not a loopback address: this tool floods.
+func checkLoopback(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return fmt.Errorf("%q: want an http(s) base URL", raw)
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q: only loopback targets are allowed", raw)
+	}
+	return nil
+}
+
+// parseSources reads "127.0.0.2-9" or "127.0.0.2,127.0.0.3".
+func parseSources(s string) ([]string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if i := strings.LastIndexByte(part, '-'); i > 0 {
+			first := net.ParseIP(part[:i]).To4()
+			last, err := strconv.Atoi(part[i+1:])
+			if first == nil || err != nil || last < int(first[3]) || last > 254 {
+				return nil, fmt.Errorf("-source-addrs: bad range %q", part)
+			}
+			for b := int(first[3]); b <= last; b++ {
+				out = append(out, net.IPv4(first[0], first[1], first[2], byte(b)).String()) // #nosec G115 -- b is at most last, checked ≤ 255 above
+			}
+			continue
+		}
+		out = append(out, part)
+	}
+	for _, a := range out {
+		if ip := net.ParseIP(a); ip == nil || !ip.IsLoopback() {
+			return nil, fmt.Errorf("-source-addrs: %q is not a loopback address", a)
+		}
+	}
+	return out, nil
+}
