@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // OutcomeFilter narrows a list of outcomes. Zero fields do not filter.
@@ -77,24 +79,26 @@ func (s *Store) ListOutcomes(ctx context.Context, operationID int64, f OutcomeFi
 	if f.Since != nil {
 		q = q.Where("updated_at > ?", f.Since.UTC())
 	}
-	if f.After > 0 {
-		q = q.Where("id > ?", f.After)
+	return page(q, f.After, f.Limit, func(o *Outcome) int64 { return o.ID })
+}
+
+// page reads one page of a list in id order after the cursor's id, and the cursor of the next
+// page ("" on the last). A limit outside 1..MaxPageSize means the default.
+func page[T any](q *gorm.DB, after int64, limit int, idOf func(*T) int64) ([]T, string, error) {
+	if after > 0 {
+		q = q.Where("id > ?", after)
 	}
-	limit := f.Limit
-	if limit <= 0 {
+	if limit <= 0 || limit > MaxPageSize {
 		limit = DefaultPageSize
 	}
-	if limit > MaxPageSize {
-		limit = MaxPageSize
-	}
-	out := []Outcome{}
+	out := []T{}
 	if err := q.Order("id").Limit(limit + 1).Find(&out).Error; err != nil {
 		return nil, "", translate(err)
 	}
 	next := ""
 	if len(out) > limit {
 		out = out[:limit]
-		next = EncodeCursor(out[limit-1].ID)
+		next = EncodeCursor(idOf(&out[limit-1]))
 	}
 	return out, next, nil
 }
@@ -184,14 +188,8 @@ func (s *Store) RecordOutcome(ctx context.Context, operationID int64, in Outcome
 				return err
 			}
 		}
-		op, err := get[Operation](ctx, s, t.DB, "force_id", operationID, "operation")
+		op, err := s.parentOperation(ctx, t, operationID, in.OperationID, in.ForceID)
 		if err != nil {
-			return err
-		}
-		if err := checkParent("operation_id", in.OperationID, op.ID); err != nil {
-			return err
-		}
-		if err := checkParent("force_id", in.ForceID, op.ForceID); err != nil {
 			return err
 		}
 		sh, err := get[Shift](ctx, s, t.DB, "force_id", in.ShiftID, "shift")

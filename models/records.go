@@ -53,6 +53,22 @@ func save(t *tx, rec any, id, prevVersion int64) error {
 	return nil
 }
 
+// parentOperation loads the operation a new record goes under and checks the parent ids the body
+// may repeat: another operation or force is ENotFound, as if it did not exist.
+func (s *Store) parentOperation(ctx context.Context, t *tx, operationID int64, bodyOp, bodyForce *int64) (*Operation, error) {
+	op, err := get[Operation](ctx, s, t.DB, "force_id", operationID, "operation")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkParent("operation_id", bodyOp, op.ID); err != nil {
+		return nil, err
+	}
+	if err := checkParent("force_id", bodyForce, op.ForceID); err != nil {
+		return nil, err
+	}
+	return op, nil
+}
+
 // checkParent refuses a body that names a different parent from the path or the caller's scope.
 func checkParent(field string, given *int64, want int64) error {
 	if given != nil && *given != want {
@@ -234,14 +250,8 @@ func (s *Store) GetLocation(ctx context.Context, id int64) (*Location, error) {
 func (s *Store) CreateLocation(ctx context.Context, operationID int64, in LocationInput) (*Location, error) {
 	var loc Location
 	err := s.write(ctx, func(t *tx) error {
-		op, err := get[Operation](ctx, s, t.DB, "force_id", operationID, "operation")
+		op, err := s.parentOperation(ctx, t, operationID, in.OperationID, in.ForceID)
 		if err != nil {
-			return err
-		}
-		if err := checkParent("operation_id", in.OperationID, op.ID); err != nil {
-			return err
-		}
-		if err := checkParent("force_id", in.ForceID, op.ForceID); err != nil {
 			return err
 		}
 		loc = Location{OperationID: op.ID, ForceID: op.ForceID, Kind: in.Kind, Name: in.Name, Road: in.Road, Junction: in.Junction,
@@ -325,14 +335,8 @@ func (s *Store) locationOf(ctx context.Context, t *tx, op *Operation, field stri
 func (s *Store) CreateShift(ctx context.Context, operationID int64, in ShiftInput) (*Shift, error) {
 	var sh Shift
 	err := s.write(ctx, func(t *tx) error {
-		op, err := get[Operation](ctx, s, t.DB, "force_id", operationID, "operation")
+		op, err := s.parentOperation(ctx, t, operationID, in.OperationID, in.ForceID)
 		if err != nil {
-			return err
-		}
-		if err := checkParent("operation_id", in.OperationID, op.ID); err != nil {
-			return err
-		}
-		if err := checkParent("force_id", in.ForceID, op.ForceID); err != nil {
 			return err
 		}
 		if _, err := s.locationOf(ctx, t, op, "location_id", in.LocationID); err != nil {

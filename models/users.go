@@ -458,21 +458,5 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, str
 	if f.Since != nil {
 		q = q.Where("at >= ?", f.Since.UTC())
 	}
-	if f.After > 0 {
-		q = q.Where("id > ?", f.After)
-	}
-	limit := f.Limit
-	if limit <= 0 || limit > MaxPageSize {
-		limit = DefaultPageSize
-	}
-	out := []AuditEntry{}
-	if err := q.Order("id").Limit(limit + 1).Find(&out).Error; err != nil {
-		return nil, "", translate(err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = EncodeCursor(out[limit-1].ID)
-	}
-	return out, next, nil
+	return page(q, f.After, f.Limit, func(a *AuditEntry) int64 { return a.ID })
 }
