@@ -239,18 +239,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	eachDialect(t, func(t *testing.T, f *fixture) {
 		op := fmt.Sprintf("/api/v1/operations/%d", f.nth.Op)
 		good := map[string]any{"shift_id": f.nth.Shift, "occurred_at": "2020-02-05T10:00:00Z", "measure": "hgvs_stopped", "count": 1}
-		with := func(k string, v any) map[string]any {
-			m := map[string]any{}
-			for a, b := range good {
-				m[a] = b
-			}
-			if v == nil {
-				delete(m, k)
-			} else {
-				m[k] = v
-			}
-			return m
-		}
+		with := func(k string, v any) map[string]any { return with(good, k, v) }
 		big := `{"notes":"` + strings.Repeat("x", 70<<10) + `"}`
 		for _, tc := range []struct {
 			name   string
