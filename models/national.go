@@ -79,16 +79,12 @@ func (s *Store) NationalSummary(ctx context.Context, f NationalFilter) (*Nationa
 }
 
 func (s *Store) nationalSummary(ctx context.Context, db *gorm.DB, f NationalFilter) (*NationalSummary, error) {
-	q, _, err := s.scope(ctx, db, "id")
+	q, a, err := s.scope(ctx, db, "id")
 	if err != nil {
 		return nil, err
 	}
 	forces := []Force{}
 	if err := q.Order("code").Find(&forces).Error; err != nil {
-		return nil, err
-	}
-	asOf, err := newestEventID(db)
-	if err != nil {
 		return nil, err
 	}
 	q, _, _ = s.scope(ctx, db, "force_id")
@@ -102,29 +98,13 @@ func (s *Store) nationalSummary(ctx context.Context, db *gorm.DB, f NationalFilt
 	if err != nil {
 		return nil, translate(err)
 	}
-	var rows []nationalRow
-	if t := s.runningTallies(); t != nil {
-		rows, asOf = t.nationalRows(f.From, f.To)
-	} else {
-		q, _, _ = s.scope(ctx, db, "force_id")
-		var raw []struct {
-			ForceID int64
-			Day     string
-			Measure Measure
-			Total   int64
-			N       int64
-			Last    string
-		}
-		err = q.Table("outcomes").Select("force_id, day, measure, SUM(count) AS total, COUNT(*) AS n, MAX(created_at) AS last").
-			Where("day >= ? AND day <= ?", f.From.String(), f.To.String()).Group("force_id, day, measure").Scan(&raw).Error
-		if err != nil {
+	t := s.runningTallies()
+	if t == nil {
+		if t, err = s.loadTallies(db, tallyFilter{ForceID: a.ForceID, From: f.From.String(), To: f.To.String()}); err != nil {
 			return nil, translate(err)
 		}
-		for _, r := range raw {
-			last, _ := parseStoredTime(r.Last)
-			rows = append(rows, nationalRow{ForceID: r.ForceID, Day: r.Day, Measure: r.Measure, Total: r.Total, N: r.N, Last: last})
-		}
 	}
+	rows, asOf := t.nationalRows(f.From, f.To)
 
 	ns := &NationalSummary{From: f.From, To: f.To, Day: f.Day, Totals: map[Measure]int64{}, NotReported: []string{}, AsOfEvent: asOf}
 	byForce := map[int64]*ForceReturn{}

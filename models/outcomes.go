@@ -174,20 +174,8 @@ func (s *Store) RecordOutcome(ctx context.Context, operationID int64, in Outcome
 	if err != nil {
 		return nil, err
 	}
-	if idem != nil {
-		if r, err := s.replay(ctx, a, idem); r != nil || err != nil {
-			return r, err
-		}
-	}
 	var body []byte
 	err = s.write(ctx, func(t *tx) error {
-		if idem != nil {
-			// Claim the key first: a concurrent twin blocks here until this commits, then fails.
-			row := idempotencyRow{Scope: idemScope(a), Key: idem.Key, RequestHash: idem.RequestHash, Status: 201, Response: "", CreatedAt: t.now}
-			if err := t.Create(&row).Error; err != nil {
-				return err
-			}
-		}
 		op, err := s.parentOperation(ctx, t, operationID, in.OperationID, in.ForceID)
 		if err != nil {
 			return err
@@ -219,38 +207,31 @@ func (s *Store) RecordOutcome(ctx context.Context, operationID int64, in Outcome
 		if err := t.Create(&o).Error; err != nil {
 			return err
 		}
-		if err := touchShift(t, sh.ID); err != nil {
-			return err
-		}
+		t.touch(sh.ID)
 		body, err = json.Marshal(&o)
 		if err != nil {
 			return err
 		}
 		if idem != nil {
-			if err := t.Model(&idempotencyRow{}).Where("scope = ? AND key = ?", idemScope(a), idem.Key).Update("response", string(body)).Error; err != nil {
-				return err
-			}
+			// The key is claimed as the write ends: a concurrent twin blocks on it until this
+			// commits, then fails and answers with this response.
+			t.idem = &idempotencyRow{Scope: idemScope(a), Key: idem.Key, RequestHash: idem.RequestHash, Status: 201, Response: string(body), CreatedAt: t.now}
 		}
 		t.audit("create", "outcome", o.ID, o.ForceID, nil, &o)
 		return t.event("outcome.created", o.ForceID, o.OperationID, o.ID, &o)
 	})
-	if err != nil {
-		if idem != nil && ErrorCodeOf(err) == EConflict {
-			// A concurrent request with the same key won the race: answer as it did.
-			if r, rerr := s.replay(ctx, a, idem); r != nil || rerr != nil {
-				return r, rerr
-			}
+	if err != nil && idem != nil && ErrorCodeOf(err) != EUnavailable {
+		// A retry, or a concurrent twin that won the race, or a retry the shift no longer
+		// accepts (it ended since the first try): answer as the first request did. Only a failed
+		// write pays for this read.
+		if r, rerr := s.replay(ctx, a, idem); r != nil || rerr != nil {
+			return r, rerr
 		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	return &RecordedOutcome{Body: body}, nil
-}
-
-// touchShift records that a shift was heard from now. It is not an edit of the shift: no
-// version bump (an officer's pending status change stays valid) and no event (the outcome's own
-// event says when the shift was last heard from).
-func touchShift(t *tx, shiftID int64) error {
-	return t.Model(&Shift{}).Where("id = ?", shiftID).UpdateColumn("last_activity_at", t.now).Error
 }
 
 // OutcomeEditWindow is how long an officer may edit an outcome they logged.

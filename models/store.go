@@ -54,6 +54,7 @@ type Store struct {
 	mu          sync.Mutex
 	afterCommit []func(lastEventID int64)
 	tallies     *Tallies
+	settler     settler
 }
 
 // Open connects to the database. It does not migrate: call Migrate or CheckSchema next.
@@ -148,8 +149,8 @@ func (s *Store) PoolStats() sql.DBStats {
 	return sqlDB.Stats()
 }
 
-// OnCommit registers f to run after each committed transaction that wrote events, with the
-// newest event id. It runs on the writer's goroutine, so it must not block.
+// OnCommit registers f to run whenever committed events have their ids, with the newest id. It
+// runs on a writer's goroutine, so it must not block.
 func (s *Store) OnCommit(f func(lastEventID int64)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

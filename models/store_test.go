@@ -108,6 +108,30 @@ func TestIdempotentOutcome(t *testing.T) {
 		if got, want := models.ErrorCodeOf(err), models.EInvalid; got != want {
 			t.Errorf("same key, other body: %v, want %s", err, want)
 		}
+
+		// An officer's phone retries after the lead took them off the shift: the first try was
+		// stored, so the retry must get its answer, not a refusal it would show as a failure.
+		officer := forceCtx(w.Force.ID, models.RoleOfficer, "pc.ahmed")
+		idem = &models.Idempotency{Key: "phone-1", RequestHash: "h1"}
+		first, err = s.RecordOutcome(officer, w.Op.ID, in, idem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sh, err := s.GetShift(ctx, w.Shift.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.UpdateShift(ctx, sh.ID, models.ShiftPatch{Version: &sh.Version, Officers: &models.JSONList[string]{"pc.other"}}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.RecordOutcome(officer, w.Op.ID, in, idem)
+		if err != nil || !r.Replayed || string(r.Body) != string(first.Body) {
+			t.Fatalf("retry after leaving the shift: err %v, replayed %v", err, r != nil && r.Replayed)
+		}
+		_, err = s.RecordOutcome(officer, w.Op.ID, in, &models.Idempotency{Key: "phone-2", RequestHash: "h1"})
+		if got, want := models.ErrorCodeOf(err), models.EForbidden; got != want {
+			t.Errorf("a new entry after leaving the shift: %v, want %s", err, want)
+		}
 	})
 }
 

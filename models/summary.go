@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"encoding/json"
 	"sort"
 
 	"gorm.io/gorm"
@@ -76,10 +75,6 @@ func (s *Store) operationSummary(ctx context.Context, db *gorm.DB, operationID i
 	if err != nil {
 		return nil, err
 	}
-	asOf, err := newestEventID(db)
-	if err != nil {
-		return nil, err
-	}
 	q, _, err := s.scope(ctx, db, "force_id")
 	if err != nil {
 		return nil, err
@@ -88,44 +83,14 @@ func (s *Store) operationSummary(ctx context.Context, db *gorm.DB, operationID i
 	if err := q.Where("operation_id = ?", operationID).Order("id").Find(&locs).Error; err != nil {
 		return nil, err
 	}
-	var rows []tallyRow
-	var indicators map[Indicator]int64
-	if t := s.runningTallies(); t != nil {
-		rows, indicators, asOf = t.operationRows(op.ID)
-	} else if rows, indicators, err = s.operationRows(ctx, db, op.ID); err != nil {
-		return nil, err
-	}
-	return assembleOperationSummary(op, locs, rows, indicators, asOf), nil
-}
-
-// operationRows reads an operation's totals per day, location and measure from the database.
-func (s *Store) operationRows(ctx context.Context, db *gorm.DB, operationID int64) ([]tallyRow, map[Indicator]int64, error) {
-	var rows []tallyRow
-	q, _, err := s.scope(ctx, db, "force_id")
-	if err != nil {
-		return nil, nil, err
-	}
-	err = q.Table("outcomes").Select("day, location_id, measure, SUM(count) AS total, COUNT(*) AS n").
-		Where("operation_id = ?", operationID).Group("day, location_id, measure").Scan(&rows).Error
-	if err != nil {
-		return nil, nil, translate(err)
-	}
-	var indicatorLists []string
-	q, _, _ = s.scope(ctx, db, "force_id")
-	err = q.Table("outcomes").Where("operation_id = ? AND indicators <> ?", operationID, "[]").Pluck("indicators", &indicatorLists).Error
-	if err != nil {
-		return nil, nil, translate(err)
-	}
-	indicators := map[Indicator]int64{}
-	for _, raw := range indicatorLists {
-		var list []Indicator
-		if json.Unmarshal([]byte(raw), &list) == nil {
-			for _, ind := range list {
-				indicators[ind]++
-			}
+	t := s.runningTallies()
+	if t == nil {
+		if t, err = s.loadTallies(db, tallyFilter{ForceID: op.ForceID, OperationID: op.ID}); err != nil {
+			return nil, translate(err)
 		}
 	}
-	return rows, indicators, nil
+	rows, indicators, asOf := t.operationRows(op.ID)
+	return assembleOperationSummary(op, locs, rows, indicators, asOf), nil
 }
 
 // assembleOperationSummary lays totals out as the return: per measure against targets, per day

@@ -17,10 +17,10 @@ import (
 type Tallies struct {
 	mu         sync.RWMutex
 	asOf       int64
-	cells      map[tallyKey]*tallyCell
-	national   map[nationalKey]*tallyCell    // the same totals summed over operations and locations
-	indicators map[int64]map[Indicator]int64 // per operation
-	zones      map[int64]*time.Location      // per operation, to place an outcome on its day
+	cells      map[int64]map[tallyKey]*tallyCell // per operation, so one operation's summary reads only its own
+	national   map[nationalKey]*tallyCell        // the same totals summed over operations and locations
+	indicators map[int64]map[Indicator]int64     // per operation
+	zones      map[int64]*time.Location          // per operation, to place an outcome on its day
 }
 
 type tallyKey struct {
@@ -56,56 +56,91 @@ func (s *Store) runningTallies() *Tallies {
 
 // LoadTallies reads every outcome's totals, and the newest event they include, in one snapshot.
 func (s *Store) LoadTallies(ctx context.Context) (*Tallies, error) {
-	t := &Tallies{cells: map[tallyKey]*tallyCell{}, national: map[nationalKey]*tallyCell{}, indicators: map[int64]map[Indicator]int64{}, zones: map[int64]*time.Location{}}
+	var t *Tallies
 	err := s.snapshot(ctx, func(db *gorm.DB) error {
 		var err error
-		if t.asOf, err = newestEventID(db); err != nil {
-			return err
-		}
-		var ops []struct {
-			ID       int64
-			TimeZone string
-		}
-		if err := db.Table("operations").Select("id, time_zone").Scan(&ops).Error; err != nil {
-			return err
-		}
-		for _, o := range ops {
-			t.zones[o.ID] = zoneOf(o.TimeZone)
-		}
-		var rows []struct {
-			ForceID, OperationID int64
-			Day                  string
-			LocationID           int64
-			Measure              Measure
-			Total, N             int64
-			Last                 string
-		}
-		err = db.Table("outcomes").Select("force_id, operation_id, day, location_id, measure, SUM(count) AS total, COUNT(*) AS n, MAX(created_at) AS last").
-			Group("force_id, operation_id, day, location_id, measure").Scan(&rows).Error
-		if err != nil {
-			return err
-		}
-		for _, r := range rows {
-			last, _ := parseStoredTime(r.Last)
-			t.add(tallyKey{r.ForceID, r.OperationID, r.Day, r.LocationID, r.Measure}, r.Total, r.N, last)
-		}
-		var lists []struct {
-			OperationID int64
-			Indicators  string
-		}
-		if err := db.Table("outcomes").Select("operation_id, indicators").Where("indicators <> ?", "[]").Scan(&lists).Error; err != nil {
-			return err
-		}
-		for _, l := range lists {
-			var inds []Indicator
-			if json.Unmarshal([]byte(l.Indicators), &inds) == nil {
-				t.addIndicators(l.OperationID, inds, 1)
-			}
-		}
-		return nil
+		t, err = s.loadTallies(db, tallyFilter{})
+		return err
 	})
+	return t, err
+}
+
+// tallyFilter narrows the outcomes a Tallies is loaded from. Zero fields do not filter.
+type tallyFilter struct {
+	ForceID, OperationID int64
+	From, To             string // days
+}
+
+// where returns the filter as a condition on outcomes, or on events when events is set (events
+// have no day: an event outside the days moves totals that the reader then leaves out).
+func (f tallyFilter) where(db *gorm.DB, events bool) *gorm.DB {
+	if f.ForceID != 0 {
+		db = db.Where("force_id = ?", f.ForceID)
+	}
+	if f.OperationID != 0 {
+		db = db.Where("operation_id = ?", f.OperationID)
+	}
+	if !events && f.From != "" {
+		db = db.Where("day >= ? AND day <= ?", f.From, f.To)
+	}
+	return db
+}
+
+// loadTallies reads the totals of the outcomes f selects as db sees them, and the newest event
+// they include. Events committed in db's snapshot but not yet numbered (settle.go) are taken back
+// out, since they will be applied when they arrive.
+func (s *Store) loadTallies(db *gorm.DB, f tallyFilter) (*Tallies, error) {
+	t := &Tallies{cells: map[int64]map[tallyKey]*tallyCell{}, national: map[nationalKey]*tallyCell{}, indicators: map[int64]map[Indicator]int64{}, zones: map[int64]*time.Location{}}
+	var err error
+	if t.asOf, err = newestEventID(db); err != nil {
+		return nil, err
+	}
+	var ops []struct {
+		ID       int64
+		TimeZone string
+	}
+	if err := db.Table("operations").Select("id, time_zone").Scan(&ops).Error; err != nil {
+		return nil, err
+	}
+	for _, o := range ops {
+		t.zones[o.ID] = zoneOf(o.TimeZone)
+	}
+	var rows []struct {
+		ForceID, OperationID int64
+		Day                  string
+		LocationID           int64
+		Measure              Measure
+		Total, N             int64
+		Last                 string
+	}
+	err = f.where(db.Table("outcomes"), false).Select("force_id, operation_id, day, location_id, measure, SUM(count) AS total, COUNT(*) AS n, MAX(created_at) AS last").
+		Group("force_id, operation_id, day, location_id, measure").Scan(&rows).Error
 	if err != nil {
-		return nil, translate(err)
+		return nil, err
+	}
+	for _, r := range rows {
+		last, _ := parseStoredTime(r.Last)
+		t.add(tallyKey{r.ForceID, r.OperationID, r.Day, r.LocationID, r.Measure}, r.Total, r.N, last)
+	}
+	var lists []struct {
+		OperationID int64
+		Indicators  string
+	}
+	if err := f.where(db.Table("outcomes"), false).Select("operation_id, indicators").Where("indicators <> ?", "[]").Scan(&lists).Error; err != nil {
+		return nil, err
+	}
+	for _, l := range lists {
+		var inds []Indicator
+		if json.Unmarshal([]byte(l.Indicators), &inds) == nil {
+			t.addIndicators(l.OperationID, inds, 1)
+		}
+	}
+	waiting, err := s.unsettled(f.where(db, true))
+	if err != nil {
+		return nil, err
+	}
+	for i := range waiting {
+		t.move(&waiting[i], -1)
 	}
 	return t, nil
 }
@@ -142,6 +177,11 @@ func (t *Tallies) Apply(ev *Event) {
 		return
 	}
 	t.asOf = ev.ID
+	t.move(ev, 1)
+}
+
+// move counts an event's change into the totals (sign 1) or takes it back out (sign -1).
+func (t *Tallies) move(ev *Event, sign int64) {
 	switch ev.Type {
 	case "operation.created", "operation.updated":
 		var op Operation
@@ -158,8 +198,8 @@ func (t *Tallies) Apply(ev *Event) {
 			if json.Unmarshal([]byte(ev.Previous), &prev) != nil {
 				return
 			}
-			t.add(tallyKey{ev.ForceID, prev.OperationID, prev.Day.String(), prev.LocationID, prev.Measure}, -prev.Count, -1, time.Time{})
-			t.addIndicators(prev.OperationID, prev.Indicators, -1)
+			t.add(tallyKey{ev.ForceID, prev.OperationID, prev.Day.String(), prev.LocationID, prev.Measure}, -sign*prev.Count, -sign, time.Time{})
+			t.addIndicators(prev.OperationID, prev.Indicators, -sign)
 		}
 		zone, ok := t.zones[o.OperationID]
 		if !ok {
@@ -167,13 +207,22 @@ func (t *Tallies) Apply(ev *Event) {
 		}
 		lt := o.OccurredAt.In(zone)
 		day := NewDate(lt.Year(), lt.Month(), lt.Day()).String()
-		t.add(tallyKey{ev.ForceID, o.OperationID, day, o.LocationID, o.Measure}, o.Count, 1, o.CreatedAt)
-		t.addIndicators(o.OperationID, o.Indicators, 1)
+		at := o.CreatedAt
+		if sign < 0 {
+			at = time.Time{} // a newest-report instant cannot be taken back; it stays as read
+		}
+		t.add(tallyKey{ev.ForceID, o.OperationID, day, o.LocationID, o.Measure}, sign*o.Count, sign, at)
+		t.addIndicators(o.OperationID, o.Indicators, sign)
 	}
 }
 
 func (t *Tallies) add(k tallyKey, total, n int64, at time.Time) {
-	addCell(t.cells, k, total, n, at)
+	op := t.cells[k.OperationID]
+	if op == nil {
+		op = map[tallyKey]*tallyCell{}
+		t.cells[k.OperationID] = op
+	}
+	addCell(op, k, total, n, at)
 	addCell(t.national, nationalKey{k.ForceID, k.Day, k.Measure}, total, n, at)
 }
 
@@ -212,10 +261,8 @@ func (t *Tallies) operationRows(op int64) ([]tallyRow, map[Indicator]int64, int6
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	var rows []tallyRow
-	for k, c := range t.cells {
-		if k.OperationID == op {
-			rows = append(rows, tallyRow{Day: k.Day, LocationID: k.LocationID, Measure: k.Measure, Total: c.Total, N: c.N})
-		}
+	for k, c := range t.cells[op] {
+		rows = append(rows, tallyRow{Day: k.Day, LocationID: k.LocationID, Measure: k.Measure, Total: c.Total, N: c.N})
 	}
 	inds := map[Indicator]int64{}
 	for i, n := range t.indicators[op] {

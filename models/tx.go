@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
 )
 
-// Event is one row of the outbox: a committed change, in commit order.
+// Event is one row of the outbox: a committed change. Ids are the order of delivery; on Postgres
+// a row has one only once its write has settled (settle.go).
 type Event struct {
 	ID          int64  `json:"id" gorm:"primaryKey"`
 	ForceID     int64  `json:"force_id"`
@@ -42,8 +45,7 @@ type AuditEntry struct {
 // TableName pins the table.
 func (AuditEntry) TableName() string { return "audit_log" }
 
-// eventLockKey serialises event id assignment with commit on Postgres, so that events become
-// visible in id order and a reader asking for "id > last" can never skip one (the outbox gap).
+// eventLockKey serialises the numbering of events on Postgres with its commit (see settle.go).
 const eventLockKey = 7_245_002
 
 // tx is one write transaction: the change, its events and its audit rows commit together.
@@ -54,56 +56,130 @@ type tx struct {
 	now    time.Time
 	events []Event
 	audits []AuditEntry
+	// idem is the idempotency record of the request, stored with its response.
+	idem *idempotencyRow
+	// touches are shifts heard from by this write.
+	touches map[int64]time.Time
 }
 
-// write runs fn in a transaction, then writes the events and audit rows fn queued, then commits,
-// then tells OnCommit listeners. Nothing is announced that was rolled back.
+// touch records that a shift was heard from. It is not an edit of the shift: no version bump
+// (an officer's pending status change stays valid) and no event of its own.
+func (t *tx) touch(shiftID int64) {
+	if t.touches == nil {
+		t.touches = map[int64]time.Time{}
+	}
+	t.touches[shiftID] = t.now
+}
+
+// write runs fn in a transaction, then writes the audit rows, idempotency record and events fn
+// queued, then commits, then settles (settle.go) and tells OnCommit listeners. Nothing is
+// announced that was rolled back.
 func (s *Store) write(ctx context.Context, fn func(t *tx) error) error {
 	a, err := actor(ctx)
 	if err != nil {
 		return err
 	}
-	var last int64
 	if s.dialect == "sqlite" {
 		s.sqliteTx.Lock()
 		defer s.sqliteTx.Unlock()
 	}
+	t := &tx{ctx: ctx, actor: a, now: s.now()}
 	err = s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
-		t := &tx{DB: gtx, ctx: ctx, actor: a, now: s.now()}
+		t.DB = gtx
 		if err := fn(t); err != nil {
 			return err
 		}
-		if len(t.audits) > 0 {
-			if err := gtx.Create(&t.audits).Error; err != nil {
-				return err
-			}
-		}
-		if len(t.events) == 0 {
-			return nil
-		}
 		if s.dialect == "postgres" {
-			if err := gtx.Exec("SELECT pg_advisory_xact_lock(?)", eventLockKey).Error; err != nil {
-				return err
-			}
+			return t.flushPostgres()
 		}
-		if err := gtx.Create(&t.events).Error; err != nil {
-			return err
-		}
-		last = t.events[len(t.events)-1].ID
-		return nil
+		return t.flushSQLite()
 	})
 	if err != nil {
 		return translate(err)
 	}
-	if last > 0 {
-		s.mu.Lock()
-		fs := s.afterCommit
-		s.mu.Unlock()
-		for _, f := range fs {
-			f(last)
+	if s.dialect == "postgres" {
+		if len(t.events) > 0 || len(t.touches) > 0 {
+			// The write is committed: a failure to settle now is retried by SettleEvents, and
+			// must not make the client retry a write that happened.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			_ = s.settle(sctx, t.touches)
+			cancel()
 		}
+	} else if len(t.events) > 0 {
+		s.announce(t.events[len(t.events)-1].ID)
 	}
 	return nil
+}
+
+// flushSQLite writes the queued rows one table at a time (round trips cost nothing in process)
+// and touches shifts inside the write: SQLite has one writer at a time anyway.
+func (t *tx) flushSQLite() error {
+	if len(t.audits) > 0 {
+		if err := t.Create(&t.audits).Error; err != nil {
+			return err
+		}
+	}
+	if t.idem != nil {
+		if err := t.Create(t.idem).Error; err != nil {
+			return err
+		}
+	}
+	for id, at := range t.touches {
+		if err := t.Model(&Shift{}).Where("id = ?", id).UpdateColumn("last_activity_at", at).Error; err != nil {
+			return err
+		}
+	}
+	if len(t.events) > 0 {
+		return t.Create(&t.events).Error
+	}
+	return nil
+}
+
+// flushPostgres writes the queued audit rows, idempotency record and events in one statement
+// (one round trip). Events get their ids when the write settles.
+func (t *tx) flushPostgres() error {
+	var parts []string
+	var args []any
+	add := func(table, cols string, n int, row func(i int) []any) {
+		if n == 0 {
+			return
+		}
+		width := strings.Count(cols, ",") + 1
+		tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+		values := make([]string, n)
+		for i := range n {
+			values[i] = tuple
+			args = append(args, row(i)...)
+		}
+		parts = append(parts, "INSERT INTO "+table+" ("+cols+") VALUES "+strings.Join(values, ", "))
+	}
+	add("audit_log", "at, user_id, username, role, force_id, action, entity, entity_id, changes, request_id, client_addr, result", len(t.audits), func(i int) []any {
+		e := &t.audits[i]
+		return []any{e.At, e.UserID, e.Username, e.Role, e.ForceID, e.Action, e.Entity, e.EntityID, e.Changes, e.RequestID, e.ClientAddr, e.Result}
+	})
+	if t.idem != nil {
+		add("idempotency_keys", "scope, key, request_hash, status, response, created_at", 1, func(int) []any {
+			r := t.idem
+			return []any{r.Scope, r.Key, r.RequestHash, r.Status, r.Response, r.CreatedAt}
+		})
+	}
+	add("events", "force_id, operation_id, type, entity_id, data, previous, created_at", len(t.events), func(i int) []any {
+		e := &t.events[i]
+		return []any{e.ForceID, e.OperationID, e.Type, e.EntityID, e.Data, e.Previous, e.CreatedAt}
+	})
+	if len(parts) == 0 {
+		return nil
+	}
+	// Data-modifying statements in WITH all run, referenced or not.
+	q := parts[len(parts)-1]
+	if len(parts) > 1 {
+		ctes := make([]string, len(parts)-1)
+		for i, p := range parts[:len(parts)-1] {
+			ctes[i] = "w" + strconv.Itoa(i) + " AS (" + p + ")"
+		}
+		q = "WITH " + strings.Join(ctes, ", ") + " " + q
+	}
+	return t.Exec(q, args...).Error
 }
 
 func (s *Store) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }

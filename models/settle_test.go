@@ -1,0 +1,176 @@
+package models_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/aidant/aidant/models"
+	"github.com/aidant/aidant/models/storetest"
+)
+
+// postgresOnly runs fn on Postgres, the one dialect that settles events after commit. Under
+// CI=true storetest fails the test when Postgres is missing.
+func postgresOnly(t *testing.T, fn func(t *testing.T, s *models.Store)) {
+	t.Helper()
+	if !slices.Contains(storetest.Dialects(t), "postgres") {
+		t.Skip("DATABASE_URL is not set")
+	}
+	fn(t, storetest.Open(t, "postgres"))
+}
+
+// TestUnsettledEventsCountOnce leaves writes committed but unsettled (as a replica killed between
+// its commit and its settling does), loads tallies while they wait, then settles them: the
+// tallies, advanced by the events that arrive, must equal the database, neither missing the
+// waiting outcomes nor counting them twice; and the waiting events must arrive after every event
+// that was visible, in insertion order.
+func TestUnsettledEventsCountOnce(t *testing.T) {
+	postgresOnly(t, func(t *testing.T, s *models.Store) {
+		ctx := storetest.Ctx()
+		w := mustWeek(t, s, "NTH")
+		before, err := s.EventsAfter(ctx, 0, 0, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := before[len(before)-1].ID
+
+		models.HoldSettling(s, true)
+		var ids []int64
+		for i := range 5 {
+			in := models.OutcomeInput{ShiftID: w.Shift.ID, OccurredAt: at(3+i, 10), Measure: models.MeasureHGVsStopped, Count: int64(i + 1),
+				Indicators: models.JSONList[models.Indicator]{models.Indicators[i]}}
+			res, err := s.RecordOutcome(ctx, w.Op.ID, in, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var o models.Outcome
+			_ = json.Unmarshal(res.Body, &o)
+			ids = append(ids, o.ID)
+		}
+		o, err := s.GetOutcome(ctx, ids[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.UpdateOutcome(ctx, o.ID, models.OutcomePatch{Version: &o.Version, Count: ptr(int64(40)), OccurredAt: ptr(at(6, 9))}); err != nil {
+			t.Fatal(err)
+		}
+		if evs, _ := s.EventsAfter(ctx, last, 0, 100); len(evs) != 0 {
+			t.Fatalf("%d unsettled events are already visible to readers", len(evs))
+		}
+		tallies, err := s.LoadTallies(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tallies.AsOf() != last {
+			t.Fatalf("tallies as of event %d, want %d", tallies.AsOf(), last)
+		}
+
+		models.HoldSettling(s, false)
+		if err := s.SettleEvents(ctx); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := s.EventsAfter(ctx, last, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for i := range evs {
+			if want := last + int64(i) + 1; evs[i].ID != want {
+				t.Errorf("event %d has id %d, want %d: ids must follow the newest without gaps", i, evs[i].ID, want)
+			}
+			got = append(got, fmt.Sprintf("%s %d", evs[i].Type, evs[i].EntityID))
+			tallies.Apply(&evs[i])
+		}
+		want := []string{}
+		for _, id := range ids {
+			want = append(want, fmt.Sprintf("outcome.created %d", id))
+		}
+		want = append(want, fmt.Sprintf("outcome.updated %d", ids[0]))
+		if !slices.Equal(got, want) {
+			t.Fatalf("settled events\n got %q\nwant %q", got, want)
+		}
+		fromDB, fromMemory := summaries(t, s, tallies, func() (any, error) { return s.OperationSummary(ctx, w.Op.ID) })
+		if fromDB != fromMemory {
+			t.Fatalf("operation summary after settling:\ndatabase %s\n  memory %s", fromDB, fromMemory)
+		}
+		sh, err := s.GetShift(ctx, w.Shift.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sh.LastActivityAt == nil {
+			t.Error("settling did not record the shift's last activity")
+		}
+	})
+}
+
+// TestSettlingUnderConcurrentWriters has many writers commit at once: every write's event must be
+// numbered once, the ids must run without gaps, and each writer's event must be readable as soon
+// as its write returns.
+func TestSettlingUnderConcurrentWriters(t *testing.T) {
+	postgresOnly(t, func(t *testing.T, s *models.Store) {
+		ctx := storetest.Ctx()
+		w := mustWeek(t, s, "NTH")
+		_, first, err := s.EventBounds(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var announced sync.Map
+		s.OnCommit(func(id int64) { announced.Store(id, true) })
+		const writers, each = 8, 25
+		var wg sync.WaitGroup
+		errs := make(chan error, writers*each)
+		for g := range writers {
+			wg.Go(func() {
+				for i := range each {
+					in := models.OutcomeInput{ShiftID: w.Shift.ID, OccurredAt: at(4, 10), Measure: models.MeasureDriversEngaged, Count: 1, Notes: fmt.Sprintf("w%d-%d", g, i)}
+					res, err := s.RecordOutcome(ctx, w.Op.ID, in, nil)
+					if err != nil {
+						errs <- err
+						return
+					}
+					var o models.Outcome
+					_ = json.Unmarshal(res.Body, &o)
+					if !eventVisible(ctx, s, first, o.ID) {
+						errs <- fmt.Errorf("outcome %d's write returned before its event was readable", o.ID)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		evs, err := s.EventsAfter(ctx, first, 0, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != writers*each {
+			t.Fatalf("%d events, want %d", len(evs), writers*each)
+		}
+		seen := map[int64]bool{}
+		for i, ev := range evs {
+			if ev.ID != first+int64(i)+1 {
+				t.Fatalf("event %d has id %d, want %d", i, ev.ID, first+int64(i)+1)
+			}
+			if seen[ev.EntityID] {
+				t.Fatalf("outcome %d has two events", ev.EntityID)
+			}
+			seen[ev.EntityID] = true
+		}
+		if _, ok := announced.Load(evs[len(evs)-1].ID); !ok {
+			t.Error("the newest id was never announced to OnCommit listeners")
+		}
+	})
+}
+
+func eventVisible(ctx context.Context, s *models.Store, after, outcomeID int64) bool {
+	evs, err := s.EventsAfter(ctx, after, 0, 10000)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(evs, func(ev models.Event) bool { return ev.EntityID == outcomeID && ev.Type == "outcome.created" })
+}
