@@ -89,6 +89,9 @@ type authInfo struct {
 
 // authenticate identifies the caller from a bearer token or the session cookie and puts the
 // actor in the request context. Bad credentials are 401; none at all leaves the caller anonymous.
+// The Store answers credentials it read in the last models.AuthCacheTTL from memory, so this
+// usually costs no database round trip, otherwise one (plus a session's idle-timer refresh, at
+// most once a minute).
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()

@@ -55,6 +55,8 @@ type Store struct {
 	afterCommit []func(lastEventID int64)
 	tallies     *Tallies
 	settler     settler
+	// creds caches what authentication read, for AuthCacheTTL (users.go).
+	creds *credentialCache
 }
 
 // Open connects to the database. It does not migrate: call Migrate or CheckSchema next.
@@ -95,7 +97,7 @@ func Open(ctx context.Context, cfg DBConfig) (*Store, error) {
 	sqlDB.SetMaxOpenConns(cfg.MaxOpenConns)
 	sqlDB.SetMaxIdleConns(cfg.MaxOpenConns)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db, dialect: db.Dialector.Name(), Now: time.Now, Hashing: OWASPHashParams}
+	s := &Store{db: db, dialect: db.Dialector.Name(), Now: time.Now, Hashing: OWASPHashParams, creds: newCredentialCache(authCacheSize)}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := sqlDB.PingContext(pctx); err != nil {

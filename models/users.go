@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -184,13 +185,18 @@ func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
 	return out, translate(q.Order("username").Find(&out).Error)
 }
 
-// SetUserDisabled disables or re-enables an account and ends its sessions. ENotFound.
+// SetUserDisabled disables or re-enables an account and ends its sessions. Its tokens and
+// sessions stop working at once in this process, and within AuthCacheTTL on other replicas.
+// ENotFound.
 func (s *Store) SetUserDisabled(ctx context.Context, username string, disabled bool) error {
+	var userID int64
+	defer func() { s.creds.forgetUser(userID) }() // after the commit: see forgetIf
 	return s.write(ctx, func(t *tx) error {
 		var u User
 		if err := t.Where("username = ?", username).Take(&u).Error; err != nil {
 			return Errorf(ENotFound, "user %s not found", username)
 		}
+		userID = u.ID
 		before := u
 		u.Disabled = disabled
 		u.Version++
@@ -310,38 +316,66 @@ func (s *Store) createSession(ctx context.Context, userID int64, now time.Time, 
 }
 
 // SessionUser returns the user of a live session and its CSRF token, refreshing its idle timer
-// at most once a minute. EUnauthorized when the session is unknown, idle too long, expired or
-// its user disabled.
+// at most once a minute. It reads the session and its user in one query, and answers from the
+// credential cache when it read them less than AuthCacheTTL ago; expiry, idle time and the
+// user's state are checked on every call either way. EUnauthorized when the session is unknown,
+// idle too long, expired or its user disabled.
 func (s *Store) SessionUser(ctx context.Context, sessionID string, ttl SessionTTL) (*User, string, error) {
+	ended := func() error { return Errorf(EUnauthorized, "the session has ended: log in again") }
+	key := sessionKey(sessionID)
 	now := s.now()
-	var sess Session
-	if err := s.db.WithContext(ctx).Where("id_hash = ?", hashToken(sessionID)).Limit(1).Find(&sess).Error; err != nil {
-		return nil, "", translate(err)
+	cache := s.creds
+	c, cached := cache.get(key, now)
+	if cached && !c.usable(now, ttl.Idle) {
+		// The database has the last word on a refusal: another replica may have refreshed the
+		// idle timer since this one cached the session.
+		cached = false
 	}
-	if sess.UserID == 0 || now.After(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) > ttl.Idle {
-		return nil, "", Errorf(EUnauthorized, "the session has ended: log in again")
-	}
-	var u User
-	if err := s.db.WithContext(ctx).Where("id = ? AND disabled = ?", sess.UserID, false).Limit(1).Find(&u).Error; err != nil {
-		return nil, "", translate(err)
-	}
-	if u.ID == 0 {
-		return nil, "", Errorf(EUnauthorized, "the session has ended: log in again")
-	}
-	if now.Sub(sess.LastSeenAt) > time.Minute {
-		if err := s.db.WithContext(ctx).Model(&Session{}).Where("id_hash = ?", sess.IDHash).Update("last_seen_at", now).Error; err != nil {
+	if !cached {
+		gen := cache.generation()
+		var row sessionRow
+		err := s.db.WithContext(ctx).Table("sessions").Select(sessionColumns+", "+userColumns).
+			Joins("JOIN users ON users.id = sessions.user_id").
+			Where("sessions.id_hash = ?", key.hash).Limit(1).Scan(&row).Error
+		if err != nil {
 			return nil, "", translate(err)
 		}
+		if row.User.ID == 0 {
+			cache.forget(key)
+			return nil, "", ended()
+		}
+		c = credential{user: row.User, csrfToken: row.CSRFToken, expiresAt: row.ExpiresAt, lastSeenAt: row.LastSeenAt, session: true}
+		if !c.usable(now, ttl.Idle) {
+			cache.forget(key)
+			return nil, "", ended()
+		}
+		cache.put(key, c, now, gen)
 	}
-	return &u, sess.CSRFToken, nil
+	if now.Sub(c.lastSeenAt) > time.Minute {
+		gen := cache.generation()
+		res := s.db.WithContext(ctx).Model(&Session{}).Where("id_hash = ?", key.hash).Update("last_seen_at", now)
+		if res.Error != nil {
+			return nil, "", translate(res.Error)
+		}
+		if res.RowsAffected == 0 { // ended on another replica since it was cached
+			cache.forget(key)
+			return nil, "", ended()
+		}
+		c.lastSeenAt = now
+		cache.touch(key, now, gen)
+	}
+	return c.userCopy(), c.csrfToken, nil
 }
 
-// EndSession deletes a session, on every replica at once since sessions live in the database.
+// EndSession deletes a session. It stops working at once in this process, and within
+// AuthCacheTTL on other replicas.
 func (s *Store) EndSession(ctx context.Context, sessionID string) error {
-	return translate(s.db.WithContext(ctx).Where("id_hash = ?", hashToken(sessionID)).Delete(&Session{}).Error)
+	key := sessionKey(sessionID)
+	defer s.creds.forget(key) // after the delete: see forgetIf
+	return translate(s.db.WithContext(ctx).Where("id_hash = ?", key.hash).Delete(&Session{}).Error)
 }
 
-// Logout ends a session everywhere and audits it.
+// Logout ends a session (as EndSession does) and audits it.
 func (s *Store) Logout(ctx context.Context, sessionID string) error {
 	a, _ := ActorFrom(ctx)
 	if err := s.EndSession(ctx, sessionID); err != nil {
@@ -391,8 +425,10 @@ func (s *Store) CreateToken(ctx context.Context, username string, ttl time.Durat
 	return secret, &tok, err
 }
 
-// RevokeToken ends a token by its id. ENotFound.
+// RevokeToken ends a token by its id. It stops working at once in this process, and within
+// AuthCacheTTL on other replicas. ENotFound.
 func (s *Store) RevokeToken(ctx context.Context, id int64) error {
+	defer s.creds.forgetToken(id) // after the commit: see forgetIf
 	return s.write(ctx, func(t *tx) error {
 		res := t.Model(&APIToken{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", t.now)
 		if res.Error != nil {
@@ -406,28 +442,242 @@ func (s *Store) RevokeToken(ctx context.Context, id int64) error {
 	})
 }
 
-// TokenUser returns the user of a live bearer token. EUnauthorized otherwise.
+// TokenUser returns the user of a live bearer token. It reads the token and its user in one
+// query, and answers from the credential cache when it read them less than AuthCacheTTL ago;
+// expiry, revocation and the user's state are checked on every call either way. EUnauthorized
+// otherwise.
 func (s *Store) TokenUser(ctx context.Context, secret string) (*User, error) {
-	bad := Errorf(EUnauthorized, "the token is unknown, expired or revoked")
+	bad := func() error { return Errorf(EUnauthorized, "the token is unknown, expired or revoked") }
 	if !strings.HasPrefix(secret, tokenPrefix) || len(secret) > 100 {
-		return nil, bad
+		return nil, bad()
 	}
-	var tok APIToken
-	if err := s.db.WithContext(ctx).Where("token_hash = ?", hashToken(secret)).Limit(1).Find(&tok).Error; err != nil {
-		return nil, translate(err)
-	}
+	key := tokenKey(secret)
 	now := s.now()
-	if tok.ID == 0 || tok.RevokedAt != nil || (tok.ExpiresAt != nil && now.After(*tok.ExpiresAt)) {
-		return nil, bad
+	cache := s.creds
+	c, cached := cache.get(key, now)
+	if !cached {
+		gen := cache.generation()
+		var row tokenRow
+		err := s.db.WithContext(ctx).Table("api_tokens").Select(tokenColumns+", "+userColumns).
+			Joins("JOIN users ON users.id = api_tokens.user_id").
+			Where("api_tokens.token_hash = ?", key.hash).Limit(1).Scan(&row).Error
+		if err != nil {
+			return nil, translate(err)
+		}
+		if row.TokenID == 0 || row.User.ID == 0 {
+			return nil, bad()
+		}
+		c = credential{user: row.User, tokenID: row.TokenID, revoked: row.RevokedAt != nil}
+		if row.ExpiresAt != nil {
+			c.expiresAt = *row.ExpiresAt
+		}
+		if c.usable(now, 0) {
+			cache.put(key, c, now, gen)
+		}
 	}
-	var u User
-	if err := s.db.WithContext(ctx).Where("id = ? AND disabled = ?", tok.UserID, false).Limit(1).Find(&u).Error; err != nil {
-		return nil, translate(err)
+	if !c.usable(now, 0) {
+		return nil, bad()
 	}
-	if u.ID == 0 {
-		return nil, bad
+	return c.userCopy(), nil
+}
+
+// AuthCacheTTL is how long a process trusts what it read about a token or a session before it
+// reads it again. Revoking a token, ending a session or disabling a user through a Store takes
+// effect at once in that process; other replicas see it within AuthCacheTTL.
+const AuthCacheTTL = 5 * time.Second
+
+// authCacheSize bounds the credential cache. Only credentials that worked are cached, so an
+// attacker guessing secrets cannot fill it.
+const authCacheSize = 10_000
+
+// userColumns are the user's fields authentication returns: not the password hash or the login
+// failure counters, which are not needed and not kept in memory.
+const userColumns = "users.id, users.username, users.display_name, users.role, users.force_id, users.disabled, " +
+	"users.created_at, users.updated_at, users.created_by, users.version"
+
+const tokenColumns = "api_tokens.id AS token_id, api_tokens.expires_at AS token_expires_at, api_tokens.revoked_at AS token_revoked_at"
+
+// tokenRow is a token joined with its user.
+type tokenRow struct {
+	User      `gorm:"embedded"`
+	TokenID   int64      `gorm:"column:token_id"`
+	ExpiresAt *time.Time `gorm:"column:token_expires_at"`
+	RevokedAt *time.Time `gorm:"column:token_revoked_at"`
+}
+
+const sessionColumns = "sessions.csrf_token AS session_csrf_token, sessions.last_seen_at AS session_last_seen_at, " +
+	"sessions.expires_at AS session_expires_at"
+
+// sessionRow is a session joined with its user.
+type sessionRow struct {
+	User       `gorm:"embedded"`
+	CSRFToken  string    `gorm:"column:session_csrf_token"`
+	LastSeenAt time.Time `gorm:"column:session_last_seen_at"`
+	ExpiresAt  time.Time `gorm:"column:session_expires_at"`
+}
+
+// credentialKey names a token or a session by the hash of its secret, as the database does.
+type credentialKey struct {
+	session bool
+	hash    string
+}
+
+func tokenKey(secret string) credentialKey {
+	return credentialKey{hash: hashToken(secret)}
+}
+
+func sessionKey(sessionID string) credentialKey {
+	return credentialKey{session: true, hash: hashToken(sessionID)}
+}
+
+// credential is what authentication needs to know about a token or a session.
+type credential struct {
+	user       User
+	session    bool
+	tokenID    int64     // tokens: what RevokeToken names
+	revoked    bool      // tokens
+	expiresAt  time.Time // zero: a token that never expires
+	csrfToken  string    // sessions
+	lastSeenAt time.Time // sessions: the idle timer
+}
+
+// usable reports whether the credential may be used at now: not revoked, its user not
+// disabled, not expired and, for a session, not idle for longer than idle.
+func (c *credential) usable(now time.Time, idle time.Duration) bool {
+	switch {
+	case c.revoked, c.user.Disabled:
+		return false
+	case !c.expiresAt.IsZero() && now.After(c.expiresAt):
+		return false
+	case c.session && now.Sub(c.lastSeenAt) > idle:
+		return false
 	}
-	return &u, nil
+	return true
+}
+
+// userCopy returns the user for one request, so no caller can change the cached one.
+func (c *credential) userCopy() *User {
+	u := c.user
+	if u.ForceID != nil {
+		f := *u.ForceID
+		u.ForceID = &f
+	}
+	return &u
+}
+
+// credentialCache holds credentials a Store read less than AuthCacheTTL ago.
+type credentialCache struct {
+	mu      sync.RWMutex
+	gen     uint64 // counts forgets, so a read that raced one is not cached
+	max     int
+	entries map[credentialKey]cachedCredential
+}
+
+type cachedCredential struct {
+	credential
+	readAt time.Time // on the Store's clock, so tests that move it see entries age
+	since  time.Time // on the real clock, so a frozen test clock cannot keep one forever
+}
+
+func newCredentialCache(size int) *credentialCache {
+	return &credentialCache{max: size, entries: map[credentialKey]cachedCredential{}}
+}
+
+// get returns the credential cached under key, if it is younger than AuthCacheTTL.
+func (cc *credentialCache) get(key credentialKey, now time.Time) (credential, bool) {
+	cc.mu.RLock()
+	e, ok := cc.entries[key]
+	cc.mu.RUnlock()
+	if !ok || !e.fresh(now) {
+		return credential{}, false
+	}
+	return e.credential, true
+}
+
+func (e *cachedCredential) fresh(now time.Time) bool {
+	age := now.Sub(e.readAt)
+	return age >= 0 && age < AuthCacheTTL && time.Since(e.since) < AuthCacheTTL
+}
+
+// generation is taken before reading a credential from the database and given back to put.
+func (cc *credentialCache) generation() uint64 {
+	cc.mu.RLock()
+	defer cc.mu.RUnlock()
+	return cc.gen
+}
+
+// put caches c under key, unless something was forgotten since gen was taken: the database
+// read may then have seen the row before the change that forgot it.
+func (cc *credentialCache) put(key credentialKey, c credential, now time.Time, gen uint64) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if gen != cc.gen {
+		return
+	}
+	if _, ok := cc.entries[key]; !ok && len(cc.entries) >= cc.max {
+		cc.shrink(now)
+	}
+	cc.entries[key] = cachedCredential{credential: c, readAt: now, since: time.Now()}
+}
+
+// touch records that a cached session's idle timer was refreshed. It leaves the entry's age
+// alone: the rest of it is no fresher than before.
+func (cc *credentialCache) touch(key credentialKey, lastSeen time.Time, gen uint64) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if e, ok := cc.entries[key]; ok && gen == cc.gen {
+		e.lastSeenAt = lastSeen
+		cc.entries[key] = e
+	}
+}
+
+// shrink makes room for an eighth of max: stale entries go first, then any (map order is
+// random), so the cost of a full cache is spread over the puts that follow.
+func (cc *credentialCache) shrink(now time.Time) {
+	target := cc.max - max(cc.max/8, 1)
+	for k, e := range cc.entries {
+		if !e.fresh(now) {
+			delete(cc.entries, k)
+		}
+	}
+	for k := range cc.entries {
+		if len(cc.entries) <= target {
+			break
+		}
+		delete(cc.entries, k)
+	}
+}
+
+// forgetIf drops the credentials that match. Callers forget after their change is committed,
+// so no read that starts later can cache the old state; one that started earlier is refused by
+// put because the generation moved on.
+func (cc *credentialCache) forgetIf(match func(k credentialKey, c *credential) bool) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	cc.gen++
+	for k, e := range cc.entries {
+		if match(k, &e.credential) {
+			delete(cc.entries, k)
+		}
+	}
+}
+
+func (cc *credentialCache) forget(key credentialKey) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	cc.gen++
+	delete(cc.entries, key)
+}
+
+func (cc *credentialCache) forgetToken(id int64) {
+	cc.forgetIf(func(k credentialKey, c *credential) bool { return !k.session && c.tokenID == id })
+}
+
+func (cc *credentialCache) forgetUser(id int64) {
+	if id == 0 {
+		return // no such user, so nothing cached
+	}
+	cc.forgetIf(func(_ credentialKey, c *credential) bool { return c.user.ID == id })
 }
 
 // AuditFilter narrows the audit trail.
