@@ -495,6 +495,7 @@ const authCacheSize = 10_000
 const userColumns = "users.id, users.username, users.display_name, users.role, users.force_id, users.disabled, " +
 	"users.created_at, users.updated_at, users.created_by, users.version"
 
+// #nosec G101 -- column names of the token table, not a credential
 const tokenColumns = "api_tokens.id AS token_id, api_tokens.expires_at AS token_expires_at, api_tokens.revoked_at AS token_revoked_at"
 
 // tokenRow is a token joined with its user.
