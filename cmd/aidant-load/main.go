@@ -1,5 +1,7 @@
 // Command aidant-load drives a running aidant server the way its clients do: N live websocket
 // dashboards and W writers posting outcomes over HTTP, open loop at a fixed rate or flat out.
+// A client whose connection ends resumes with since, as a dashboard does; -storm-at makes
+// every client drop and resume at once while the writes go on.
 // It measures HTTP latency, POST→delivery latency for every (event, client) pair, the time
 // until the last client has each event, lost and duplicated deliveries, and the server's RSS
 // and CPU from /proc. It only talks to loopback addresses.
@@ -44,7 +46,7 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	if res.Lost > 0 || res.Duplicated > 0 || res.WriteErrors > 0 {
+	if res.Lost > 0 || res.Duplicated > 0 || res.WriteErrors > 0 || res.ClientsDown > 0 {
 		os.Exit(3)
 	}
 }
@@ -74,6 +76,9 @@ type Config struct {
 	Measure     string
 	// SpreadShifts posts to every shift of the operation in turn instead of one.
 	SpreadShifts bool
+	// StormAt, when set, is how far into the writes every client closes its connection at
+	// once and resumes with since (the reconnect storm).
+	StormAt time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (Config, error) {
@@ -101,6 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&c.PID, "pid", 0, "server pid to sample RSS and CPU from /proc")
 	fs.StringVar(&sources, "source-addrs", "127.0.0.2-9", "loopback source addresses for the clients: 127.0.0.A-B, a comma list, or \"\" for the default")
 	fs.BoolVar(&c.SpreadShifts, "spread-shifts", false, "post to every shift of the operation in turn (default: one shift, the busiest case)")
+	fs.DurationVar(&c.StormAt, "storm-at", 0, "this far into the writes, every client closes its connection at once and resumes with since (0: no storm)")
 	fs.StringVar(&c.Measure, "measure", "drivers_engaged", "measure of every outcome (count 1)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -155,6 +161,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Duration <= 0 || c.Duration > time.Hour {
 		return fmt.Errorf("-duration must be positive and at most 1h")
+	}
+	if c.StormAt < 0 || c.StormAt >= c.Duration {
+		return fmt.Errorf("-storm-at must be 0 (none) or within -duration, while the writes go on")
 	}
 	if c.Wait < 0 || c.Wait > 10*time.Minute {
 		return fmt.Errorf("-wait must be 0 to 10m")

@@ -4,8 +4,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,17 +18,31 @@ import (
 	"github.com/aidant/aidant/models/storetest"
 )
 
-// testServer is a real API server with its live hub on a real Store, holding one operation
-// with one shift, and a lead's bearer token.
+// testServer is one or more real API servers (replicas, each with its live hub) on one real
+// Store behind one address, holding one operation with one shift, and a lead's bearer token.
+// Requests go to the active replica; the test can retire it or cut every websocket.
 type testServer struct {
 	url   string
 	store *models.Store
 	token string
 	op    int64
 	shift int64
+
+	replicas []*replica
+	active   atomic.Int32
+
+	mu        sync.Mutex
+	websocket map[net.Conn]struct{} // connections the server hijacked: the live clients
 }
 
-func mustServer(tb testing.TB, dialect string) *testServer {
+// replica is one API server and its running hub.
+type replica struct {
+	srv  *api.Server
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+func mustServer(tb testing.TB, dialect string, replicas int) *testServer {
 	tb.Helper()
 	store, dbURL := storetest.OpenWithURL(tb, dialect)
 	store.Now = func() time.Time { return time.Date(2020, 3, 10, 12, 0, 0, 0, time.UTC) }
@@ -44,17 +62,61 @@ func mustServer(tb testing.TB, dialect string) *testServer {
 	tok, _, err := store.CreateToken(ctx, "lead.nth", 0)
 	must(tb, err)
 
-	srv := api.New(api.DefaultConfig(), store, slog.New(slog.DiscardHandler))
-	ts := httptest.NewServer(srv.Handler())
-	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	s := &testServer{store: store, token: tok, op: op.ID, shift: sh.ID, websocket: map[net.Conn]struct{}{}}
 	live := ""
 	if strings.HasPrefix(dbURL, "postgres") {
 		live = dbURL
 	}
-	go func() { defer close(done); srv.Run(runCtx, live) }()
-	tb.Cleanup(func() { cancel(); <-done; ts.Close() })
-	return &testServer{url: ts.URL, store: store, token: tok, op: op.ID, shift: sh.ID}
+	for range replicas {
+		r := &replica{srv: api.New(api.DefaultConfig(), store, slog.New(slog.DiscardHandler)), done: make(chan struct{})}
+		var runCtx context.Context
+		runCtx, r.stop = context.WithCancel(context.Background())
+		go func() { defer close(r.done); r.srv.Run(runCtx, live) }()
+		s.replicas = append(s.replicas, r)
+	}
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		s.replicas[s.active.Load()].srv.Handler().ServeHTTP(w, req)
+	}))
+	ts.Config.ConnState = func(c net.Conn, st http.ConnState) {
+		if st == http.StateHijacked {
+			s.mu.Lock()
+			s.websocket[c] = struct{}{}
+			s.mu.Unlock()
+		}
+	}
+	ts.Start()
+	tb.Cleanup(func() {
+		for _, r := range s.replicas {
+			r.stop()
+			<-r.done
+		}
+		ts.Close()
+	})
+	s.url = ts.URL
+	return s
+}
+
+// goAway sends new requests to the next replica and stops the active one's hub, which closes
+// each of its live clients with 1001 (going away), as a rolling deploy does.
+func (s *testServer) goAway() {
+	old := s.replicas[s.active.Load()]
+	if int(s.active.Load())+1 == len(s.replicas) {
+		panic("goAway: no replica left")
+	}
+	s.active.Add(1)
+	old.stop()
+	<-old.done
+}
+
+// cutWebsockets closes every websocket connection at the server's end of the socket, with no
+// close frame: to the clients it is a network failure (1006).
+func (s *testServer) cutWebsockets() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.websocket {
+		_ = c.Close()
+		delete(s.websocket, c)
+	}
 }
 
 func must(tb testing.TB, err error) {
@@ -67,23 +129,63 @@ func must(tb testing.TB, err error) {
 // storedOutcomes counts the operation's outcomes through the Store.
 func (s *testServer) storedOutcomes(tb testing.TB) int {
 	tb.Helper()
+	n, err := s.countOutcomes()
+	must(tb, err)
+	return n
+}
+
+func (s *testServer) countOutcomes() (int, error) {
 	n := 0
 	var after int64
 	for {
 		page, next, err := s.store.ListOutcomes(storetest.Ctx(), s.op, models.OutcomeFilter{After: after, Limit: models.MaxPageSize})
-		must(tb, err)
+		if err != nil {
+			return n, err
+		}
 		n += len(page)
 		if next == "" {
-			return n
+			return n, nil
 		}
 		after = page[len(page)-1].ID
+	}
+}
+
+// mustDeliverAll checks a run lost and duplicated nothing: every acknowledged write is stored
+// (counted through the Store) and reached every client exactly once.
+func (s *testServer) mustDeliverAll(tb testing.TB, storedBefore int, res *Result, clients int) {
+	tb.Helper()
+	var table strings.Builder
+	res.WriteTable(&table)
+	tb.Log("\n" + table.String())
+	if res.Writes == 0 || res.WriteErrors != 0 {
+		tb.Fatalf("writes %d, errors %d (%s)", res.Writes, res.WriteErrors, res.FirstWriteError)
+	}
+	if got, want := s.storedOutcomes(tb)-storedBefore, res.Writes; got != want {
+		tb.Errorf("stored %d outcomes, acknowledged %d", got, want)
+	}
+	if got, want := res.Clients, clients; got != want {
+		tb.Errorf("clients %d, want %d", got, want)
+	}
+	for i, n := range res.PerClientDelivered {
+		if n != res.Writes {
+			tb.Errorf("client %d got %d of %d events", i, n, res.Writes)
+		}
+	}
+	if res.Lost != 0 || res.Duplicated != 0 {
+		tb.Errorf("lost %d, duplicated %d", res.Lost, res.Duplicated)
+	}
+	if got, want := res.E2E.N, res.Writes*clients; got != want {
+		tb.Errorf("e2e samples %d, want %d", got, want)
+	}
+	if res.Resets != 0 || res.ClientsDown != 0 {
+		tb.Errorf("resets %d, clients down at the end %d", res.Resets, res.ClientsDown)
 	}
 }
 
 func TestRun(t *testing.T) {
 	for _, d := range storetest.Dialects(t) {
 		t.Run(d, func(t *testing.T) {
-			s := mustServer(t, d)
+			s := mustServer(t, d, 1)
 			for _, tc := range []struct {
 				name string
 				rate float64
@@ -97,25 +199,105 @@ func TestRun(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if res.Writes == 0 || res.WriteErrors != 0 {
-						t.Fatalf("writes %d, errors %d (%s)", res.Writes, res.WriteErrors, res.FirstWriteError)
-					}
-					if got, want := s.storedOutcomes(t)-before, res.Writes; got != want {
-						t.Errorf("stored %d outcomes, acknowledged %d", got, want)
-					}
-					if got, want := res.Clients, 20; got != want {
-						t.Errorf("clients %d, want %d", got, want)
-					}
-					for i, n := range res.PerClientDelivered {
-						if n != res.Writes {
-							t.Errorf("client %d got %d of %d events", i, n, res.Writes)
+					s.mustDeliverAll(t, before, res, 20)
+				})
+			}
+		})
+	}
+}
+
+// TestStorm closes every client at once in the middle of the writes: each resumes with since
+// and still has every write exactly once. Dialling 4 at a time keeps the later clients away
+// long enough to miss writes, which only since brings back.
+func TestStorm(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(d, func(t *testing.T) {
+			s := mustServer(t, d, 1)
+			before := s.storedOutcomes(t)
+			cfg := Config{URLs: []string{s.url}, Token: s.token, Clients: 20, DialBatch: 4, Writers: 2, Rate: 50,
+				Duration: 3 * time.Second, StormAt: time.Second, Wait: 10 * time.Second, Measure: "drivers_engaged",
+				SourceAddrs: []string{"127.0.0.2", "127.0.0.3"}}
+			res, err := Run(context.Background(), cfg, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.mustDeliverAll(t, before, res, 20)
+			if res.Storm == nil {
+				t.Fatal("no storm in the report")
+			}
+			if got, want := res.Storm.Recovered, 20; got != want {
+				t.Errorf("%d of %d clients back after the storm", got, want)
+			}
+			if got, want := res.Storm.PerClient.N, 20; got != want {
+				t.Errorf("%d recovery samples, want %d", got, want)
+			}
+			if res.Reconnects < 20 {
+				t.Errorf("reconnects %d, want at least 20", res.Reconnects)
+			}
+		})
+	}
+}
+
+// TestServerDrop ends every live connection from the server's side while the writes go on:
+// a replica going away (1001) and a cut connection (1006). Each client resumes with since.
+func TestServerDrop(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(d, func(t *testing.T) {
+			for _, tc := range []struct {
+				name string
+				code string
+				drop func(*testServer)
+			}{
+				{"going away", "1001", (*testServer).goAway},
+				{"cut", "1006", (*testServer).cutWebsockets},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					s := mustServer(t, d, 2)
+					before := s.storedOutcomes(t)
+					cfg := Config{URLs: []string{s.url}, Token: s.token, Clients: 20, Writers: 2, Rate: 50,
+						Duration: 3 * time.Second, Wait: 10 * time.Second, Measure: "drivers_engaged",
+						SourceAddrs: []string{"127.0.0.2", "127.0.0.3"}}
+					// Drop once 20 writes are stored: the clients are connected and the writes go on.
+					ctx, cancel := context.WithCancel(context.Background())
+					defer cancel()
+					storedAtDrop := -1
+					var dropErr error
+					dropped := make(chan struct{})
+					go func() {
+						defer close(dropped)
+						for ctx.Err() == nil {
+							n, err := s.countOutcomes()
+							if err != nil {
+								dropErr = err
+								return
+							}
+							if n -= before; n >= 20 {
+								tc.drop(s)
+								storedAtDrop = n
+								return
+							}
+							time.Sleep(10 * time.Millisecond)
 						}
+					}()
+					res, err := Run(ctx, cfg, io.Discard)
+					cancel()
+					<-dropped
+					if err != nil {
+						t.Fatal(err)
 					}
-					if res.Lost != 0 || res.Duplicated != 0 {
-						t.Errorf("lost %d, duplicated %d", res.Lost, res.Duplicated)
+					must(t, dropErr)
+					if storedAtDrop < 0 {
+						t.Fatal("the run ended before the drop")
 					}
-					if got, want := res.E2E.N, res.Writes*20; got != want {
-						t.Errorf("e2e samples %d, want %d", got, want)
+					s.mustDeliverAll(t, before, res, 20)
+					if storedAtDrop >= res.Writes {
+						t.Errorf("dropped after the last write (%d of %d stored)", storedAtDrop, res.Writes)
+					}
+					if got := res.ServerCloseCodes[tc.code]; got < 20 {
+						t.Errorf("closes with %s: %d, want at least 20 (%v)", tc.code, got, res.ServerCloseCodes)
+					}
+					if res.Reconnects < 20 {
+						t.Errorf("reconnects %d, want at least 20", res.Reconnects)
 					}
 				})
 			}
@@ -136,5 +318,17 @@ func TestRefusesNonLoopback(t *testing.T) {
 	got, err := parseSources("127.0.0.2-9")
 	if err != nil || len(got) != 8 || got[7] != "127.0.0.9" {
 		t.Errorf("parseSources = %v, %v", got, err)
+	}
+}
+
+func TestStormAtWithinDuration(t *testing.T) {
+	for _, tc := range []struct {
+		at time.Duration
+		ok bool
+	}{{0, true}, {time.Second, true}, {2 * time.Second, false}, {-time.Second, false}} {
+		cfg := Config{URLs: []string{"http://127.0.0.1:1"}, Token: "x", Clients: 1, Writers: 1, Duration: 2 * time.Second, StormAt: tc.at}
+		if err := cfg.Validate(); (err == nil) != tc.ok {
+			t.Errorf("storm at %s in 2s: %v", tc.at, err)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -27,17 +28,40 @@ type Result struct {
 	// E2E is POST (intended send time) → receipt, over every (event, client) delivery.
 	E2E Stats `json:"e2e_ms"`
 	// LastClient is, per event, the time until the last client had it.
-	LastClient         Stats         `json:"last_client_ms"`
-	Expected           int64         `json:"expected_deliveries"`
-	Delivered          int64         `json:"delivered"`
-	Lost               int64         `json:"lost"`
-	Duplicated         int64         `json:"duplicated"`
-	Foreign            int64         `json:"foreign"`
-	ClientsClosed      int           `json:"clients_closed_by_server"`
-	FirstCloseError    string        `json:"first_close_error,omitempty"`
+	LastClient Stats `json:"last_client_ms"`
+	Expected   int64 `json:"expected_deliveries"`
+	Delivered  int64 `json:"delivered"`
+	Lost       int64 `json:"lost"`
+	Duplicated int64 `json:"duplicated"`
+	Foreign    int64 `json:"foreign"`
+	// ServerCloses counts connections the server or the network ended (the client resumed with
+	// since), by close code in ServerCloseCodes; 1006 is a connection lost without a close frame.
+	ServerCloses     int            `json:"server_closes"`
+	ServerCloseCodes map[string]int `json:"server_close_codes,omitempty"`
+	FirstCloseError  string         `json:"first_close_error,omitempty"`
+	// Reconnects counts connections that reached ready again after a close, storm included.
+	Reconnects          int    `json:"reconnects"`
+	ReconnectFailures   int    `json:"reconnect_failures"`
+	FirstReconnectError string `json:"first_reconnect_error,omitempty"`
+	// Resets counts reset messages: a resume point the server could not replay from.
+	Resets int `json:"resets"`
+	// ClientsDown counts clients without a ready connection when the run ended.
+	ClientsDown        int           `json:"clients_down"`
+	Storm              *StormReport  `json:"storm,omitempty"`
 	PerClientDelivered []int         `json:"-"`
 	Server             *ServerReport `json:"server,omitempty"`
 	Tool               ToolReport    `json:"tool"`
+}
+
+// StormReport is the reconnect storm: every client closed its connection at once and resumed.
+type StormReport struct {
+	AtSeconds float64 `json:"at_seconds"` // into the writes
+	Clients   int     `json:"clients"`
+	Recovered int     `json:"recovered"` // clients that had ready again before the run ended
+	// RecoverySeconds is from the storm until the last recovered client had ready again.
+	RecoverySeconds float64 `json:"recovery_seconds"`
+	// PerClient is each recovered client's time from the storm to its ready.
+	PerClient Stats `json:"per_client_ms"`
 }
 
 // ConfigReport echoes the run's settings.
@@ -52,10 +76,15 @@ type ConfigReport struct {
 	ShiftID     int64     `json:"shift_id"`
 	Shifts      int       `json:"shifts"`
 	OccurredAt  time.Time `json:"occurred_at"`
+	StormAt     string    `json:"storm_at,omitempty"`
 }
 
 func resultConfig(c Config) ConfigReport {
-	return ConfigReport{URLs: c.URLs, WriteURL: c.WriteURL, Clients: c.Clients, Writers: c.Writers, Rate: c.Rate, Duration: c.Duration.String()}
+	r := ConfigReport{URLs: c.URLs, WriteURL: c.WriteURL, Clients: c.Clients, Writers: c.Writers, Rate: c.Rate, Duration: c.Duration.String()}
+	if c.StormAt > 0 {
+		r.StormAt = c.StormAt.String()
+	}
+	return r
 }
 
 // Stats are percentiles of a latency sample, in milliseconds.
@@ -180,10 +209,23 @@ func selfReport(a, b selfSample) ToolReport {
 	return ToolReport{CPUSeconds: s, CPUPercent: 100 * s / b.at.Sub(a.at).Seconds()}
 }
 
+// closeCodes renders {"1001": 3} as " (1001: 3)".
+func closeCodes(m map[string]int) string {
+	if len(m) == 0 {
+		return ""
+	}
+	codes := slices.Sorted(maps.Keys(m))
+	parts := make([]string, len(codes))
+	for i, c := range codes {
+		parts[i] = c + ": " + strconv.Itoa(m[c])
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
 // WriteTable prints the result for a person.
 func (r *Result) WriteTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "clients\t%d (connected in %.1fs, %d closed by the server)\n", r.Clients, r.ConnectSeconds, r.ClientsClosed)
+	fmt.Fprintf(tw, "clients\t%d (connected in %.1fs)\n", r.Clients, r.ConnectSeconds)
 	fmt.Fprintf(tw, "writes\t%d acknowledged, %d failed, %.1f/s over %.1fs (rate %g, %d writers)\n", r.Writes, r.WriteErrors, r.WritesPerSecond, r.WriteSeconds, r.Config.Rate, r.Config.Writers)
 	if r.FirstWriteError != "" {
 		fmt.Fprintf(tw, "first write error\t%s\n", r.FirstWriteError)
@@ -196,6 +238,18 @@ func (r *Result) WriteTable(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%d\n", row.name, row.s.P50, row.s.P90, row.s.P99, row.s.Max, row.s.N)
 	}
 	fmt.Fprintf(tw, "deliveries\texpected %d, delivered %d, lost %d, duplicated %d\n", r.Expected, r.Delivered, r.Lost, r.Duplicated)
+	fmt.Fprintf(tw, "reconnects\t%d (%d failed attempts), %d resets, %d closed by the server or network%s, %d down at the end\n",
+		r.Reconnects, r.ReconnectFailures, r.Resets, r.ServerCloses, closeCodes(r.ServerCloseCodes), r.ClientsDown)
+	if r.FirstCloseError != "" {
+		fmt.Fprintf(tw, "first close\t%s\n", r.FirstCloseError)
+	}
+	if r.FirstReconnectError != "" {
+		fmt.Fprintf(tw, "first failed reconnect\t%s\n", r.FirstReconnectError)
+	}
+	if s := r.Storm; s != nil {
+		fmt.Fprintf(tw, "storm\tat %.1fs: %d of %d clients had ready again, the last after %.0f ms (per client p50 %.0f ms, p99 %.0f ms)\n",
+			s.AtSeconds, s.Recovered, s.Clients, s.RecoverySeconds*1000, s.PerClient.P50, s.PerClient.P99)
+	}
 	if s := r.Server; s != nil {
 		fmt.Fprintf(tw, "server RSS\tbefore %.1f MB, idle with clients %.1f MB (%.1f KB/conn), after %.1f MB, peak %.1f MB\n", s.RSSBeforeMB, s.RSSIdleMB, s.IdleKBPerConn, s.RSSAfterMB, s.PeakRSSMB)
 		fmt.Fprintf(tw, "server CPU\t%.0f%% (%.1f s; 100%% = one core)\n", s.CPUPercent, s.CPUSeconds)

@@ -16,8 +16,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // session is how the tool authenticates: a bearer token, or a cookie session with its CSRF token.
@@ -41,23 +39,6 @@ func (s *session) apply(h http.Header, write bool) {
 type sent struct {
 	id       int64
 	intended time.Time
-}
-
-// receipt is one delivery to one client.
-type receipt struct {
-	id int64
-	at time.Time
-}
-
-// liveConn is one websocket client and what it received.
-type liveConn struct {
-	conn     *websocket.Conn
-	mu       sync.Mutex
-	got      []receipt
-	ready    chan struct{}
-	closed   chan struct{}
-	closeErr error
-	frames   atomic.Int64
 }
 
 // Run performs one load run and returns its measurements. Progress goes to log.
@@ -91,13 +72,9 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	if cfg.ClientToken != "" {
 		clientSess = &session{token: cfg.ClientToken}
 	}
-	conns, connErrs := connectAll(ctx, cfg, clientSess)
-	defer func() {
-		for _, c := range conns {
-			_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-			_ = c.conn.Close()
-		}
-	}()
+	live := newFleet(ctx, cfg, clientSess)
+	defer live.close()
+	connErrs := live.connect()
 	res.ConnectErrors = connErrs
 	res.ConnectSeconds = time.Since(connStart).Seconds()
 	if connErrs > 0 {
@@ -107,7 +84,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	idle := sampleProc(cfg.PID)
 
 	// Write.
-	fmt.Fprintf(log, "%d clients ready in %.1fs; writing for %s...\n", len(conns), res.ConnectSeconds, cfg.Duration)
+	fmt.Fprintf(log, "%d clients ready in %.1fs; writing for %s...\n", len(live.clients), res.ConnectSeconds, cfg.Duration)
 	var (
 		acked    []sent
 		ackMu    sync.Mutex
@@ -128,6 +105,13 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	}
 	hardStop := deadline.Add(time.Minute)
 	go schedule(ctx, cfg, writeStart, deadline, jobs)
+	if cfg.StormAt > 0 {
+		storm := time.AfterFunc(time.Until(writeStart.Add(cfg.StormAt)), func() {
+			fmt.Fprintf(log, "storm: every client closes and resumes with since\n")
+			live.startStorm()
+		})
+		defer storm.Stop()
+	}
 	var wg sync.WaitGroup
 	for w := 0; w < cfg.Writers; w++ {
 		wg.Add(1)
@@ -172,29 +156,42 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	for _, s := range acked {
 		want[s.id] = s.intended
 	}
-	expected := int64(len(acked)) * int64(len(conns))
+	expected := int64(len(acked)) * int64(len(live.clients))
 	if cfg.ClientToken != "" && cfg.ClientToken != cfg.Token {
 		expected = 0 // bystanders: they may see none of these writes
 	}
+	// Done when every client is connected again after any storm or drop and has every write.
 	waitUntil := time.Now().Add(cfg.Wait)
 	for time.Now().Before(waitUntil) && ctx.Err() == nil {
-		if countDelivered(conns, want) >= expected {
+		if (cfg.StormAt == 0 || live.stormed()) && live.down() == 0 && live.delivered(want) >= expected {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	after := sampleProc(cfg.PID)
 	selfAfter := sampleSelf()
+	res.ClientsDown = live.down()
+	live.close()
 
-	// Tally.
-	var e2e []time.Duration
+	// Tally. A duplicate is a (client, event id) seen twice, or an outcome seen under two events.
+	var e2e, recovery []time.Duration
 	lastClient := make(map[int64]time.Duration, len(want))
-	perClient := make([]int, len(conns))
+	perClient := make([]int, len(live.clients))
 	var delivered, dups, foreign int64
-	for i, c := range conns {
+	res.ServerCloseCodes = map[string]int{}
+	if live.stormed() {
+		res.Storm = &StormReport{AtSeconds: live.stormAt.Sub(writeStart).Seconds(), Clients: len(live.clients)}
+	}
+	for i, c := range live.clients {
 		c.mu.Lock()
+		seenEvent := make(map[int64]bool, len(want))
 		seen := make(map[int64]bool, len(want))
 		for _, r := range c.got {
+			if seenEvent[r.event] {
+				dups++
+				continue
+			}
+			seenEvent[r.event] = true
 			t0, ok := want[r.id]
 			if !ok {
 				foreign++
@@ -213,17 +210,30 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 				lastClient[r.id] = d
 			}
 		}
-		c.mu.Unlock()
-		select {
-		case <-c.closed:
-			res.ClientsClosed++
-			if res.FirstCloseError == "" && c.closeErr != nil {
-				res.FirstCloseError = c.closeErr.Error()
-			}
-		default:
+		res.Reconnects += c.reconnects
+		res.ReconnectFailures += c.failed
+		if res.FirstReconnectError == "" {
+			res.FirstReconnectError = c.firstFail
 		}
+		res.Resets += c.resets
+		for code, n := range c.closes {
+			res.ServerCloses += n
+			res.ServerCloseCodes[code] += n
+		}
+		if res.FirstCloseError == "" {
+			res.FirstCloseError = c.firstClose
+		}
+		if c.recovered {
+			recovery = append(recovery, c.recovery)
+		}
+		c.mu.Unlock()
 	}
-	res.Clients = len(conns)
+	if s := res.Storm; s != nil {
+		s.Recovered = len(recovery)
+		s.PerClient = summarise(recovery)
+		s.RecoverySeconds = s.PerClient.Max / 1000
+	}
+	res.Clients = len(live.clients)
 	res.Expected = expected
 	res.Delivered = delivered
 	res.Lost = expected - delivered
@@ -232,7 +242,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	res.PerClientDelivered = perClient
 	res.E2E = summarise(e2e)
 	var last []time.Duration
-	if len(conns) > 0 {
+	if len(live.clients) > 0 {
 		for id := range want {
 			if d, ok := lastClient[id]; ok {
 				last = append(last, d)
@@ -240,7 +250,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 		}
 	}
 	res.LastClient = summarise(last)
-	res.Server = procReport(before, idle, after, len(conns))
+	res.Server = procReport(before, idle, after, len(live.clients))
 	res.Tool = selfReport(selfBefore, selfAfter)
 	return res, nil
 }
@@ -283,22 +293,6 @@ func schedule(ctx context.Context, cfg Config, start, deadline time.Time, jobs c
 			return
 		}
 	}
-}
-
-func countDelivered(conns []*liveConn, want map[int64]time.Time) int64 {
-	var n int64
-	for _, c := range conns {
-		c.mu.Lock()
-		seen := make(map[int64]bool, len(want))
-		for _, r := range c.got {
-			if _, ok := want[r.id]; ok && !seen[r.id] {
-				seen[r.id] = true
-				n++
-			}
-		}
-		c.mu.Unlock()
-	}
-	return n
 }
 
 func authenticate(ctx context.Context, hc *http.Client, cfg Config) (*session, error) {
@@ -431,115 +425,6 @@ func postOutcome(ctx context.Context, hc *http.Client, sess *session, cfg Config
 		return 0, fmt.Errorf("POST outcome: no id in %s", raw)
 	}
 	return o.ID, nil
-}
-
-func connectAll(ctx context.Context, cfg Config, sess *session) ([]*liveConn, int) {
-	conns := make([]*liveConn, cfg.Clients)
-	sem := make(chan struct{}, cfg.DialBatch)
-	var wg sync.WaitGroup
-	var failed atomic.Int64
-	for i := range conns {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			c, err := dialLive(ctx, cfg, sess, i)
-			if err != nil {
-				failed.Add(1)
-				if failed.Load() == 1 {
-					fmt.Println("connect:", err)
-				}
-				return
-			}
-			select {
-			case <-c.ready:
-				conns[i] = c
-			case <-c.closed:
-				failed.Add(1)
-				_ = c.conn.Close()
-			case <-time.After(30 * time.Second):
-				failed.Add(1)
-				_ = c.conn.Close()
-			}
-		}(i)
-	}
-	wg.Wait()
-	out := conns[:0]
-	for _, c := range conns {
-		if c != nil {
-			out = append(out, c)
-		}
-	}
-	return out, int(failed.Load())
-}
-
-func dialLive(ctx context.Context, cfg Config, sess *session, i int) (*liveConn, error) {
-	base := cfg.URLs[i%len(cfg.URLs)]
-	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/api/v1/live"
-	nd := &net.Dialer{Timeout: 10 * time.Second}
-	if len(cfg.SourceAddrs) > 0 {
-		nd.LocalAddr = &net.TCPAddr{IP: net.ParseIP(cfg.SourceAddrs[i%len(cfg.SourceAddrs)])}
-	}
-	d := websocket.Dialer{NetDialContext: nd.DialContext, HandshakeTimeout: 30 * time.Second, ReadBufferSize: 4096, WriteBufferSize: 1024, Jar: sess.jar}
-	h := http.Header{}
-	sess.apply(h, false)
-	if sess.token == "" {
-		h.Set("Origin", base)
-	}
-	conn, resp, err := d.DialContext(ctx, wsURL, h)
-	if err != nil {
-		if resp != nil {
-			return nil, fmt.Errorf("%s: %w (%d)", wsURL, err, resp.StatusCode)
-		}
-		return nil, fmt.Errorf("%s: %w", wsURL, err)
-	}
-	c := &liveConn{conn: conn, ready: make(chan struct{}), closed: make(chan struct{})}
-	go c.read()
-	return c, nil
-}
-
-type liveMessage struct {
-	ID   int64  `json:"id"`
-	Type string `json:"type"`
-	Data struct {
-		ID int64 `json:"id"`
-	} `json:"data"`
-}
-
-// read records every outcome.created the client receives, stamped on arrival.
-func (c *liveConn) read() {
-	defer close(c.closed)
-	readyOnce := sync.Once{}
-	for {
-		_, raw, err := c.conn.ReadMessage()
-		now := time.Now()
-		if err != nil {
-			c.closeErr = err
-			return
-		}
-		c.frames.Add(1)
-		var msgs []liveMessage
-		raw = bytes.TrimSpace(raw)
-		if len(raw) > 0 && raw[0] == '[' {
-			_ = json.Unmarshal(raw, &msgs)
-		} else {
-			var m liveMessage
-			if json.Unmarshal(raw, &m) == nil {
-				msgs = append(msgs, m)
-			}
-		}
-		for _, m := range msgs {
-			switch m.Type {
-			case "ready":
-				readyOnce.Do(func() { close(c.ready) })
-			case "outcome.created":
-				c.mu.Lock()
-				c.got = append(c.got, receipt{id: m.Data.ID, at: now})
-				c.mu.Unlock()
-			}
-		}
-	}
 }
 
 // checkLoopback refuses any target that is not a loopback address: this tool floods.
