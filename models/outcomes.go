@@ -175,17 +175,10 @@ func (s *Store) RecordOutcome(ctx context.Context, operationID int64, in Outcome
 		return nil, err
 	}
 	var body []byte
-	err = s.write(ctx, func(t *tx) error {
-		op, err := s.parentOperation(ctx, t, operationID, in.OperationID, in.ForceID)
+	err = s.writeOne(ctx, func(t *tx) error {
+		op, sh, nextID, err := s.outcomeParents(ctx, t, operationID, in)
 		if err != nil {
 			return err
-		}
-		sh, err := get[Shift](ctx, s, t.DB, "force_id", in.ShiftID, "shift")
-		if err != nil && ErrorCodeOf(err) != ENotFound {
-			return err // the database, not the request: a 503 the client retries, never a 422 it drops
-		}
-		if err != nil || sh.OperationID != op.ID {
-			return &Error{Code: EInvalid, Message: "the shift is not one of this operation's", Fields: []FieldError{{Field: "shift_id", Message: "is not a shift of operation " + strconv.FormatInt(op.ID, 10)}}}
 		}
 		if a.Role == RoleOfficer && !sh.hasOfficer(a.Username) {
 			return Errorf(EForbidden, "you are not on shift %d", sh.ID)
@@ -204,7 +197,7 @@ func (s *Store) RecordOutcome(ctx context.Context, operationID int64, in Outcome
 			return err
 		}
 		o.Day = op.Day(o.OccurredAt)
-		if err := t.Create(&o).Error; err != nil {
+		if err := t.insertOutcome(&o, nextID); err != nil {
 			return err
 		}
 		t.touch(sh.ID)
@@ -232,6 +225,46 @@ func (s *Store) RecordOutcome(ctx context.Context, operationID int64, in Outcome
 		return nil, err
 	}
 	return &RecordedOutcome{Body: body}, nil
+}
+
+// outcomeParents reads the operation and the shift an outcome is logged against in one query
+// and, on Postgres, takes the outcome's id from its sequence in the same round trip (0
+// elsewhere). Errors as parentOperation; EInvalid for a shift that is not the operation's.
+func (s *Store) outcomeParents(ctx context.Context, t *tx, operationID int64, in OutcomeInput) (*Operation, *Shift, int64, error) {
+	var row struct {
+		Operation Operation `gorm:"embedded;embeddedPrefix:op_"`
+		Shift     Shift     `gorm:"embedded;embeddedPrefix:sh_"`
+		NextID    int64
+	}
+	next := "0"
+	if s.dialect == "postgres" {
+		next = "nextval('outcomes_id_seq')"
+	}
+	q, _, err := s.scope(ctx, t.DB, "operations.force_id")
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	err = q.Table("operations").Select(s.columnsAs(&Operation{}, "operations", "op_")+", "+s.columnsAs(&Shift{}, "shifts", "sh_")+", "+next+" AS next_id").
+		Joins("JOIN shifts ON shifts.operation_id = operations.id").
+		Where("operations.id = ? AND shifts.id = ?", operationID, in.ShiftID).Limit(1).Scan(&row).Error
+	if err != nil {
+		return nil, nil, 0, err // the database, not the request: a 503 the client retries, never a 422 it drops
+	}
+	if row.Operation.ID == 0 { // say which of the two is wrong
+		op, err := s.parentOperation(ctx, t, operationID, in.OperationID, in.ForceID)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		return nil, nil, 0, &Error{Code: EInvalid, Message: "the shift is not one of this operation's", Fields: []FieldError{{Field: "shift_id", Message: "is not a shift of operation " + strconv.FormatInt(op.ID, 10)}}}
+	}
+	op, sh := &row.Operation, &row.Shift
+	if err := checkParent("operation_id", in.OperationID, op.ID); err != nil {
+		return nil, nil, 0, err
+	}
+	if err := checkParent("force_id", in.ForceID, op.ForceID); err != nil {
+		return nil, nil, 0, err
+	}
+	return op, sh, row.NextID, nil
 }
 
 // OutcomeEditWindow is how long an officer may edit an outcome they logged.

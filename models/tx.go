@@ -60,6 +60,8 @@ type tx struct {
 	idem *idempotencyRow
 	// touches are shifts heard from by this write.
 	touches map[int64]time.Time
+	// outcome is a new outcome, in writeOne on Postgres, inserted by the write's one statement.
+	outcome *Outcome
 }
 
 // touch records that a shift was heard from. It is not an edit of the shift: no version bump
@@ -97,6 +99,47 @@ func (s *Store) write(ctx context.Context, fn func(t *tx) error) error {
 	if err != nil {
 		return translate(err)
 	}
+	s.settleWrite(ctx, t)
+	return nil
+}
+
+// writeOne is write for a change that only inserts: on Postgres fn reads outside any
+// transaction and queues its rows, and one statement writes them all, atomically and with its
+// own commit, in a single round trip instead of BEGIN, one per row and COMMIT. fn's reads are
+// as current as a read-committed transaction's would be; foreign keys still hold. On SQLite it
+// is write.
+func (s *Store) writeOne(ctx context.Context, fn func(t *tx) error) error {
+	if s.dialect != "postgres" {
+		return s.write(ctx, fn)
+	}
+	a, err := actor(ctx)
+	if err != nil {
+		return err
+	}
+	t := &tx{DB: s.db.WithContext(ctx), ctx: ctx, actor: a, now: s.now()}
+	if err := fn(t); err != nil {
+		return translate(err)
+	}
+	if err := t.flushPostgres(); err != nil {
+		return translate(err)
+	}
+	s.settleWrite(ctx, t)
+	return nil
+}
+
+// insertOutcome adds a new outcome: queued for the one statement of writeOne on Postgres, with
+// id taken beforehand from the sequence; at once elsewhere, where the database gives the id.
+func (t *tx) insertOutcome(o *Outcome, id int64) error {
+	if id > 0 {
+		o.ID = id
+		t.outcome = o
+		return nil
+	}
+	return t.Create(o).Error
+}
+
+// settleWrite runs after a write commits: it settles on Postgres, announces on SQLite.
+func (s *Store) settleWrite(ctx context.Context, t *tx) {
 	if s.dialect == "postgres" {
 		if len(t.events) > 0 || len(t.touches) > 0 {
 			// The write is committed: a failure to settle now is retried by SettleEvents, and
@@ -108,7 +151,6 @@ func (s *Store) write(ctx context.Context, fn func(t *tx) error) error {
 	} else if len(t.events) > 0 {
 		s.announce(t.events[len(t.events)-1].ID)
 	}
-	return nil
 }
 
 // flushSQLite writes the queued rows one table at a time (round trips cost nothing in process)
@@ -135,8 +177,8 @@ func (t *tx) flushSQLite() error {
 	return nil
 }
 
-// flushPostgres writes the queued audit rows, idempotency record and events in one statement
-// (one round trip). Events get their ids when the write settles.
+// flushPostgres writes the queued outcome, audit rows, idempotency record and events in one
+// statement (one round trip). Events get their ids when the write settles.
 func (t *tx) flushPostgres() error {
 	var parts []string
 	var args []any
@@ -152,6 +194,13 @@ func (t *tx) flushPostgres() error {
 			args = append(args, row(i)...)
 		}
 		parts = append(parts, "INSERT INTO "+table+" ("+cols+") VALUES "+strings.Join(values, ", "))
+	}
+	if o := t.outcome; o != nil {
+		add("outcomes", "id, operation_id, force_id, shift_id, location_id, occurred_at, day, measure, count, indicators, "+
+			"leaflet_language, partner_agency, vehicle_reg, notes, created_at, updated_at, created_by, version", 1, func(int) []any {
+			return []any{o.ID, o.OperationID, o.ForceID, o.ShiftID, o.LocationID, o.OccurredAt, o.Day, o.Measure, o.Count, o.Indicators,
+				o.LeafletLanguage, o.PartnerAgency, o.VehicleReg, o.Notes, o.CreatedAt, o.UpdatedAt, o.CreatedBy, o.Version}
+		})
 	}
 	add("audit_log", "at, user_id, username, role, force_id, action, entity, entity_id, changes, request_id, client_addr, result", len(t.audits), func(i int) []any {
 		e := &t.audits[i]
