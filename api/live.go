@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -25,7 +26,17 @@ const (
 	// maxClientMessage bounds what a client may send (it sends only pongs and closes).
 	maxClientMessage = 1024
 	// clientQueue is how many messages may wait for one client before it is dropped as slow.
+	// The queue grows to it on demand: an idle client holds none of it.
 	clientQueue = 1024
+	// keptQueue is the largest queue a client keeps between bursts, to reuse for the next one.
+	keptQueue = 16
+	// coalesceBytes bounds a frame that carries several queued messages as one JSON array.
+	coalesceBytes = 16 << 10
+	// readBufferSize is each connection's read buffer: a client sends only pongs and closes.
+	readBufferSize = 256
+	// writeBufferSize is the size of the pooled write buffers, which a connection holds only
+	// while it writes a coalesced frame (prepared messages and control frames need none).
+	writeBufferSize = 4096
 	// replayBatch is how many stored events a resume reads at a time.
 	replayBatch = 500
 	// pollInterval is how often the hub looks for events even with no wake-up, in case one was lost.
@@ -58,22 +69,89 @@ type NationalTally struct {
 	At            time.Time      `json:"at"`
 }
 
-// frame is one prepared websocket message, serialised once for all its recipients.
+// frame is one live message serialised once for all its recipients: the JSON (an object, or an
+// array of messages with the same id) and the websocket frame prepared from it.
 type frame struct {
-	id  int64
-	msg *websocket.PreparedMessage
+	id   int64
+	json []byte
+	msg  *websocket.PreparedMessage
+}
+
+// newFrame serialises v, the message or messages of event id, for every recipient at once.
+func newFrame(id int64, v any) *frame {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // messages are built from already-valid JSON
+	}
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, b)
+	if err != nil {
+		panic(err)
+	}
+	return &frame{id: id, json: b, msg: pm}
 }
 
 // liveClient is one websocket connection. Only its writer goroutine writes to conn.
 type liveClient struct {
 	actor models.Actor
 	conn  *websocket.Conn
-	send  chan frame
+	// queued holds a token while queue has frames the writer has not taken.
+	queued chan struct{}
+
+	mu sync.Mutex
+	// queue holds the frames waiting for the writer, oldest first. It starts empty and grows
+	// with a burst, so an idle client costs a few bytes instead of a 1,024-slot channel.
+	queue []*frame
+	// backlog counts the frames queued or taken by the writer and not yet written.
+	backlog int
+
 	// gone is closed when the hub stops sending to this client.
 	gone     chan struct{}
 	goneOnce sync.Once
 	// reason is the close frame the writer sends when gone closes.
 	reason []byte
+}
+
+func newLiveClient(a models.Actor, conn *websocket.Conn) *liveClient {
+	return &liveClient{actor: a, conn: conn, queued: make(chan struct{}, 1), gone: make(chan struct{})}
+}
+
+// push queues f for the writer and never blocks. It queues nothing and reports false when
+// clientQueue frames are already waiting: the client is too slow to keep.
+func (c *liveClient) push(f *frame) bool {
+	c.mu.Lock()
+	if c.backlog >= clientQueue {
+		c.mu.Unlock()
+		return false
+	}
+	c.queue = append(c.queue, f)
+	c.backlog++
+	c.mu.Unlock()
+	select {
+	case c.queued <- struct{}{}:
+	default: // the writer has a wake-up pending already
+	}
+	return true
+}
+
+// take hands the writer every queued frame, oldest first.
+func (c *liveClient) take() []*frame {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.queue
+	c.queue = nil
+	return q
+}
+
+// written tells the queue the writer is done with a batch from take. A small batch's slice
+// is kept for the next burst; a large one goes back to the heap.
+func (c *liveClient) written(batch []*frame) {
+	clear(batch) // let the frames go once every recipient has them
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.backlog -= len(batch)
+	if c.queue == nil && cap(batch) <= keptQueue {
+		c.queue = batch[:0]
+	}
 }
 
 func (c *liveClient) drop(code int, text string) {
@@ -94,6 +172,9 @@ type Hub struct {
 	log     *slog.Logger
 	metrics *metrics
 	wake    chan struct{}
+	// upgrader shares writeBuffers among all connections, so an idle one holds no write buffer.
+	upgrader     websocket.Upgrader
+	writeBuffers sync.Pool
 
 	mu      sync.Mutex
 	clients map[*liveClient]struct{}
@@ -106,6 +187,12 @@ type Hub struct {
 
 func newHub(store *models.Store, log *slog.Logger, m *metrics) *Hub {
 	h := &Hub{store: store, log: log, metrics: m, wake: make(chan struct{}, 1), clients: map[*liveClient]struct{}{}, forces: map[int64]string{}}
+	// A non-zero ReadBufferSize and a WriteBufferPool stop gorilla keeping the hijacked HTTP
+	// connection's 4 KiB reader and writer for the life of the websocket.
+	h.upgrader = websocket.Upgrader{
+		ReadBufferSize: readBufferSize, WriteBufferSize: writeBufferSize, WriteBufferPool: &h.writeBuffers,
+		CheckOrigin: func(*http.Request) bool { return true }, // the handler checks it, with the auth kind in hand
+	}
 	store.OnCommit(func(int64) { h.Wake() })
 	return h
 }
@@ -191,35 +278,39 @@ func (h *Hub) pump(ctx context.Context) {
 
 // dispatch serialises one event once per audience and queues it to every client that may see it.
 func (h *Hub) dispatch(ctx context.Context, ev *models.Event) {
-	forceFrame := frame{id: ev.ID, msg: prepare(forceMessage(ev))}
+	forceFrame := newFrame(ev.ID, forceMessage(ev))
 	var nationalFrame *frame
 	if tallies := h.tallies(ctx, ev); tallies != nil {
-		nationalFrame = &frame{id: ev.ID, msg: prepare(tallies)}
+		nationalFrame = newFrame(ev.ID, tallies)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.last = ev.ID
 	h.running.Apply(ev)
 	for c := range h.clients {
-		f := &forceFrame
+		f := forceFrame
 		if c.national() {
 			f = nationalFrame
 		} else if c.actor.ForceID != ev.ForceID {
 			continue
 		}
-		if f == nil {
-			continue
-		}
-		select {
-		case c.send <- *f:
-			h.metrics.eventsSent.Inc()
-		default:
-			h.metrics.eventsDropped.Add(float64(len(c.send)))
-			h.metrics.slowDropped.Inc()
-			delete(h.clients, c)
-			c.drop(CloseBehind, "fell behind: reconnect with since")
+		if f != nil {
+			h.send(c, f)
 		}
 	}
+}
+
+// send queues f for c, or drops c when its queue is full: a client that cannot keep up is
+// closed with 4000 and resumes with since. It never waits for the client. h.mu must be held.
+func (h *Hub) send(c *liveClient, f *frame) {
+	if c.push(f) {
+		h.metrics.eventsSent.Inc()
+		return
+	}
+	h.metrics.eventsDropped.Add(clientQueue)
+	h.metrics.slowDropped.Inc()
+	delete(h.clients, c)
+	c.drop(CloseBehind, "fell behind: reconnect with since")
 }
 
 func forceMessage(ev *models.Event) Message {
@@ -284,17 +375,8 @@ func (h *Hub) forceCode(ctx context.Context, id int64) string {
 	return h.forces[id]
 }
 
-func prepare(v any) *websocket.PreparedMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // messages are built from already-valid JSON
-	}
-	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, b)
-	if err != nil {
-		panic(err)
-	}
-	return pm
-}
+// prepare serialises a message for one recipient (a replayed event, ready, reset).
+func prepare(v any) *websocket.PreparedMessage { return newFrame(0, v).msg }
 
 // subscribe adds a client and returns the id of the newest event dispatched so far: every later
 // event will reach the client's queue, so a resume replays from storage only up to there.
@@ -368,25 +450,26 @@ func (s *Server) live(c echo.Context) error {
 	if !websocket.IsWebSocketUpgrade(c.Request()) {
 		return models.Errorf(models.EBadRequest, "this endpoint speaks websocket: send an Upgrade request")
 	}
-	up := websocket.Upgrader{
-		ReadBufferSize: 1024, WriteBufferSize: 4096,
-		CheckOrigin: func(*http.Request) bool { return true }, // checked above, with the auth kind in hand
-	}
-	conn, err := up.Upgrade(c.Response(), c.Request(), nil)
+	conn, err := s.hub.upgrader.Upgrade(c.Response(), c.Request(), nil)
 	if err != nil {
 		return nil // the upgrader has answered the client
 	}
-	cl := &liveClient{actor: a, conn: conn, send: make(chan frame, clientQueue), gone: make(chan struct{})}
-	upto, ok := s.hub.subscribe(cl)
+	s.hub.serve(conn, a, since, hasSince)
+	return nil
+}
+
+// serve joins an upgraded connection to the hub and hands it to its reader and its writer.
+func (h *Hub) serve(conn *websocket.Conn, a models.Actor, since int64, hasSince bool) {
+	cl := newLiveClient(a, conn)
+	upto, ok := h.subscribe(cl)
 	if !ok {
 		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(writeWait))
 		_ = conn.Close()
-		return nil
+		return
 	}
-	s.hub.wg.Add(1)
-	go s.hub.readPump(cl)
-	go s.hub.writePump(cl, since, hasSince, upto)
-	return nil
+	h.wg.Add(1)
+	go h.readPump(cl)
+	go h.writePump(cl, since, hasSince, upto)
 }
 
 // parseSince reads the resume point: a whole number ≥ 0.
@@ -416,7 +499,7 @@ func (h *Hub) readPump(c *liveClient) {
 }
 
 // writePump is the client's only writer: it replays what the client missed, says it is ready,
-// then forwards live frames and pings until the client is gone.
+// then forwards queued frames and pings until the client is gone.
 func (h *Hub) writePump(c *liveClient, since int64, hasSince bool, upto int64) {
 	defer h.wg.Done()
 	defer c.conn.Close()
@@ -439,15 +522,13 @@ func (h *Hub) writePump(c *liveClient, since int64, hasSince bool, upto int64) {
 	defer ping.Stop()
 	for {
 		select {
-		case f := <-c.send:
-			if f.id <= sent {
-				continue // already replayed
-			}
-			if err := write(f.msg); err != nil {
+		case <-c.queued:
+			batch := c.take()
+			err := c.writeFrames(batch, &sent)
+			c.written(batch)
+			if err != nil {
 				c.drop(websocket.CloseNormalClosure, "")
-				continue
 			}
-			sent = f.id
 		case <-ping.C:
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
 				c.drop(websocket.CloseNormalClosure, "")
@@ -457,6 +538,63 @@ func (h *Hub) writePump(c *liveClient, since int64, hasSince bool, upto int64) {
 			return
 		}
 	}
+}
+
+// writeFrames writes a batch from the queue in order, skipping frames already replayed, and
+// advances sent. A frame that is alone goes out as its prepared message; consecutive frames go
+// out together as one JSON array of up to coalesceBytes (the dashboard takes an array wherever
+// a message may come), so a client that fell a little behind catches up in a few writes.
+func (c *liveClient) writeFrames(batch []*frame, sent *int64) error {
+	for len(batch) > 0 && batch[0].id <= *sent {
+		batch = batch[1:] // already replayed
+	}
+	for len(batch) > 0 {
+		n, size := 1, len(batch[0].json)
+		for n < len(batch) && size+len(batch[n].json) <= coalesceBytes {
+			size += len(batch[n].json)
+			n++
+		}
+		_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+		var err error
+		if n == 1 {
+			err = c.conn.WritePreparedMessage(batch[0].msg)
+		} else {
+			err = c.writeArray(batch[:n])
+		}
+		if err != nil {
+			return err
+		}
+		*sent = batch[n-1].id
+		batch = batch[n:]
+	}
+	return nil
+}
+
+// writeArray writes frames as one JSON array message, through a pooled write buffer. A frame
+// that is itself an array (a national edit's two tallies) is spliced in, keeping the array flat.
+func (c *liveClient) writeArray(frames []*frame) error {
+	w, err := c.conn.NextWriter(websocket.TextMessage)
+	if err != nil {
+		return err
+	}
+	sep := "["
+	for _, f := range frames {
+		b := f.json
+		if b[0] == '[' {
+			b = b[1 : len(b)-1]
+		}
+		if _, err := io.WriteString(w, sep); err != nil {
+			return err
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		sep = ","
+	}
+	if _, err := io.WriteString(w, "]"); err != nil {
+		return err
+	}
+	return w.Close()
 }
 
 // replay sends the stored events after since, up to upto, that the client may see. A since

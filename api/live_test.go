@@ -338,6 +338,67 @@ func TestLiveResumeUnderConcurrentWriters(t *testing.T) {
 	})
 }
 
+func TestLiveBurstArrivesCompleteAndInOrder(t *testing.T) {
+	eachDialect(t, func(t *testing.T, f *fixture) {
+		f.startLive()
+		lead, _, err := f.dial("lead.nth", "", nil)
+		must(t, err)
+		nca, _, err := f.dial("nca", "", nil)
+		must(t, err)
+		lead.expectType("ready")
+		nca.expectType("ready")
+
+		// Four writers commit 200 outcomes as fast as they can: the clients' queues take bursts,
+		// which the writer may send several to a frame.
+		ctx := storetest.Ctx()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		created := map[int64]bool{}
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 50; i++ {
+					res, err := f.store.RecordOutcome(ctx, f.nth.Op, models.OutcomeInput{ShiftID: f.nth.Shift, OccurredAt: time.Date(2020, 2, 5, 10, 0, 0, 0, time.UTC), Measure: models.MeasureDriversEngaged, Count: 1}, nil)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					var o models.Outcome
+					_ = json.Unmarshal(res.Body, &o)
+					mu.Lock()
+					created[o.ID] = true
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		var prev int64
+		for seen := map[int64]bool{}; len(seen) < len(created); {
+			m := lead.next()
+			var o models.Outcome
+			must(t, json.Unmarshal(m.Data, &o))
+			if m.Type != "outcome.created" || !created[o.ID] || seen[o.ID] {
+				t.Fatalf("after %d outcomes: %s of outcome %d (created here: %t, seen before: %t)", len(seen), m.Type, o.ID, created[o.ID], seen[o.ID])
+			}
+			if m.ID <= prev {
+				t.Fatalf("event %d after %d", m.ID, prev)
+			}
+			seen[o.ID], prev = true, m.ID
+		}
+		prev = 0
+		for i := range len(created) {
+			m := nca.expectType("national.tally")
+			if m.ID <= prev {
+				t.Fatalf("tally %d: event %d after %d", i, m.ID, prev)
+			}
+			prev = m.ID
+		}
+		lead.quiet(200 * time.Millisecond)
+		nca.quiet(200 * time.Millisecond)
+	})
+}
+
 func TestLiveRolledBackWriteAnnouncesNothing(t *testing.T) {
 	eachDialect(t, func(t *testing.T, f *fixture) {
 		f.startLive()
