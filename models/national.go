@@ -117,6 +117,7 @@ func (s *Store) nationalSummary(ctx context.Context, db *gorm.DB, f NationalFilt
 		}
 	}
 	byDay := map[string]map[Measure]int64{}
+	day := f.Day.String()
 	for _, r := range rows {
 		fr := byForce[r.ForceID]
 		if fr == nil {
@@ -129,7 +130,7 @@ func (s *Store) nationalSummary(ctx context.Context, db *gorm.DB, f NationalFilt
 			byDay[r.Day] = map[Measure]int64{}
 		}
 		byDay[r.Day][r.Measure] += r.Total
-		if r.Day == f.Day.String() && r.N > 0 {
+		if r.Day == day && r.N > 0 {
 			fr.ReportedOnDay = true
 		}
 		if t := r.Last; !t.IsZero() && (fr.LastReportAt == nil || t.After(*fr.LastReportAt)) {
