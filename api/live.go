@@ -21,8 +21,11 @@ const (
 	writeWait = 10 * time.Second
 	// pongWait is how long a client may stay silent before it is taken for dead.
 	pongWait = 60 * time.Second
-	// pingPeriod is how often the server pings; shorter than pongWait.
+	// pingPeriod is how often the server pings every client; shorter than pongWait.
 	pingPeriod = 25 * time.Second
+	// pingGroups is how many groups the clients are pinged in, one group each
+	// pingPeriod/pingGroups, so that pinging starts a writer for only a slice of them at once.
+	pingGroups = 25
 	// maxClientMessage bounds what a client may send (it sends only pongs and closes).
 	maxClientMessage = 1024
 	// clientQueue is how many messages may wait for one client before it is dropped as slow.
@@ -90,12 +93,14 @@ func newFrame(id int64, v any) *frame {
 	return &frame{id: id, json: b, msg: pm}
 }
 
-// liveClient is one websocket connection. Only its writer goroutine writes to conn.
+// liveClient is one websocket connection. It always has a reader goroutine, and a writer
+// goroutine only while something waits to be written: push, a ping or a drop starts one when
+// none runs, and it exits when the queue is empty. So an idle client holds one goroutine, and
+// there is never more than one writer: only the writer of the moment writes to conn.
 type liveClient struct {
+	hub   *Hub
 	actor models.Actor
 	conn  *websocket.Conn
-	// queued holds a token while queue has frames the writer has not taken.
-	queued chan struct{}
 
 	mu sync.Mutex
 	// queue holds the frames waiting for the writer, oldest first. It starts empty and grows
@@ -103,43 +108,103 @@ type liveClient struct {
 	queue []*frame
 	// backlog counts the frames queued or taken by the writer and not yet written.
 	backlog int
-
-	// gone is closed when the hub stops sending to this client.
-	gone     chan struct{}
-	goneOnce sync.Once
-	// reason is the close frame the writer sends when gone closes.
+	// ping asks the writer to ping the client.
+	ping bool
+	// writing is set while a writer runs, from the first one (which replays and says ready)
+	// until its queue is empty; and for good once a writer has closed the connection.
+	writing bool
+	// pingGroup is the group the client is pinged with; it never changes.
+	pingGroup uint8
+	// reason is the close frame the writer sends once the hub has stopped sending to the client.
 	reason []byte
+
+	// sent is the newest event written to the client. Only the writer of the moment uses it;
+	// one writer hands it to the next through mu.
+	sent int64
 }
 
-func newLiveClient(a models.Actor, conn *websocket.Conn) *liveClient {
-	return &liveClient{actor: a, conn: conn, queued: make(chan struct{}, 1), gone: make(chan struct{})}
+// newLiveClient makes a client of h whose first writer is the caller's to start.
+func newLiveClient(h *Hub, a models.Actor, conn *websocket.Conn) *liveClient {
+	return &liveClient{hub: h, actor: a, conn: conn, writing: true}
 }
 
 // push queues f for the writer and never blocks. It queues nothing and reports false when
-// clientQueue frames are already waiting: the client is too slow to keep.
+// clientQueue frames are already waiting: the client is too slow to keep. A client that is
+// closing takes nothing and reports true: its reader unsubscribes it and it resumes with since.
 func (c *liveClient) push(f *frame) bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reason != nil {
+		return true
+	}
 	if c.backlog >= clientQueue {
-		c.mu.Unlock()
 		return false
 	}
 	c.queue = append(c.queue, f)
 	c.backlog++
-	c.mu.Unlock()
-	select {
-	case c.queued <- struct{}{}:
-	default: // the writer has a wake-up pending already
-	}
+	c.startWriter()
 	return true
 }
 
-// take hands the writer every queued frame, oldest first.
-func (c *liveClient) take() []*frame {
+// pingSoon asks the writer to ping the client.
+func (c *liveClient) pingSoon() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	q := c.queue
-	c.queue = nil
-	return q
+	if c.reason != nil {
+		return
+	}
+	c.ping = true
+	c.startWriter()
+}
+
+// drop stops the hub's sending to the client: the writer sends the close frame with the code,
+// once however many times the client is dropped, and closes the connection.
+func (c *liveClient) drop(code int, text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reason != nil {
+		return
+	}
+	c.reason = websocket.FormatCloseMessage(code, text)
+	c.startWriter()
+}
+
+// dropped reports whether the client has been dropped.
+func (c *liveClient) dropped() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reason != nil
+}
+
+// startWriter starts a writer unless one runs. c.mu must be held, and the client's reader must
+// not have finished (its callers are the reader, or the hub while the client is subscribed), so
+// the hub's wait group is above zero and closeAll waits for this writer too.
+func (c *liveClient) startWriter() {
+	if c.writing {
+		return
+	}
+	c.writing = true
+	c.hub.wg.Add(1)
+	go c.hub.writer(c)
+}
+
+// take hands the writer what waits for it: every queued frame, oldest first, and whether to
+// ping; or, once the client is dropped, only the close frame. With nothing waiting it reports
+// false and the writer must exit: take has cleared writing, so the next push starts another.
+// An idle client keeps the slice a small batch left, for the next burst.
+func (c *liveClient) take() (batch []*frame, ping bool, closing []byte, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reason != nil {
+		return nil, false, c.reason, true
+	}
+	if len(c.queue) == 0 && !c.ping {
+		c.writing = false
+		return nil, false, nil, false
+	}
+	batch, ping = c.queue, c.ping
+	c.queue, c.ping = nil, false
+	return batch, ping, nil, true
 }
 
 // written tells the queue the writer is done with a batch from take. A small batch's slice
@@ -154,13 +219,6 @@ func (c *liveClient) written(batch []*frame) {
 	}
 }
 
-func (c *liveClient) drop(code int, text string) {
-	c.goneOnce.Do(func() {
-		c.reason = websocket.FormatCloseMessage(code, text)
-		close(c.gone)
-	})
-}
-
 // national reports whether the viewer sees aggregates only.
 func (c *liveClient) national() bool { return c.actor.ForceID == 0 }
 
@@ -172,6 +230,8 @@ type Hub struct {
 	log     *slog.Logger
 	metrics *metrics
 	wake    chan struct{}
+	// pingPeriod is how often every client is pinged: pingPeriod, or shorter in tests.
+	pingPeriod time.Duration
 	// upgrader shares writeBuffers among all connections, so an idle one holds no write buffer.
 	upgrader     websocket.Upgrader
 	writeBuffers sync.Pool
@@ -182,11 +242,13 @@ type Hub struct {
 	running *models.Tallies
 	forces  map[int64]string
 	closing bool
-	wg      sync.WaitGroup
+	joined  uint64 // clients that ever subscribed, to spread them over the ping groups
+	// wg counts the clients' readers and writers and the pinger, for closeAll to wait for.
+	wg sync.WaitGroup
 }
 
 func newHub(store *models.Store, log *slog.Logger, m *metrics) *Hub {
-	h := &Hub{store: store, log: log, metrics: m, wake: make(chan struct{}, 1), clients: map[*liveClient]struct{}{}, forces: map[int64]string{}}
+	h := &Hub{store: store, log: log, metrics: m, wake: make(chan struct{}, 1), pingPeriod: pingPeriod, clients: map[*liveClient]struct{}{}, forces: map[int64]string{}}
 	// A non-zero ReadBufferSize and a WriteBufferPool stop gorilla keeping the hijacked HTTP
 	// connection's 4 KiB reader and writer for the life of the websocket.
 	h.upgrader = websocket.Upgrader{
@@ -205,9 +267,11 @@ func (h *Hub) Wake() {
 	}
 }
 
-// Run pumps events to clients until ctx ends, then closes every client with 1001.
+// Run pumps events to clients and pings them until ctx ends, then closes every client with 1001.
 func (h *Hub) Run(ctx context.Context) {
 	defer h.closeAll()
+	h.wg.Add(1)
+	go h.pingClients(ctx)
 	sctx := models.WithActor(ctx, models.SystemActor)
 	// The running tallies and the pump start from the same event, so summaries answered from
 	// memory always equal the database as of the last event dispatched.
@@ -240,6 +304,29 @@ func (h *Hub) Run(ctx context.Context) {
 		case <-tick.C:
 		}
 		h.pump(sctx)
+	}
+}
+
+// pingClients asks every client for a ping each pingPeriod, from one ticker for the whole hub,
+// so an idle connection needs no goroutine or timer of its own to be kept alive. Each tick pings
+// one group: a ping is a short-lived writer, and 5,000 at once would hold 10 MB of stacks.
+func (h *Hub) pingClients(ctx context.Context) {
+	defer h.wg.Done()
+	tick := time.NewTicker(h.pingPeriod / pingGroups)
+	defer tick.Stop()
+	for group := uint8(0); ; group = (group + 1) % pingGroups {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		h.mu.Lock()
+		for c := range h.clients {
+			if c.pingGroup == group {
+				c.pingSoon()
+			}
+		}
+		h.mu.Unlock()
 	}
 }
 
@@ -379,13 +466,17 @@ func (h *Hub) forceCode(ctx context.Context, id int64) string {
 func prepare(v any) *websocket.PreparedMessage { return newFrame(0, v).msg }
 
 // subscribe adds a client and returns the id of the newest event dispatched so far: every later
-// event will reach the client's queue, so a resume replays from storage only up to there.
+// event will reach the client's queue, so a resume replays from storage only up to there. The
+// caller must then start the client's reader and its first writer, which closeAll waits for.
 func (h *Hub) subscribe(c *liveClient) (int64, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closing {
 		return 0, false
 	}
+	h.wg.Add(2) // under h.mu, so never after closeAll has begun to wait
+	c.pingGroup = uint8(h.joined % pingGroups)
+	h.joined++
 	h.clients[c] = struct{}{}
 	h.metrics.liveClients.Set(float64(len(h.clients)))
 	return h.last, true
@@ -398,7 +489,8 @@ func (h *Hub) unsubscribe(c *liveClient) {
 	h.metrics.liveClients.Set(float64(len(h.clients)))
 }
 
-// closeAll tells every client the server is going away (1001) and waits for their writers.
+// closeAll tells every client the server is going away (1001) and waits for their readers and
+// writers, and for the pinger.
 func (h *Hub) closeAll() {
 	h.mu.Lock()
 	h.closing = true
@@ -458,18 +550,17 @@ func (s *Server) live(c echo.Context) error {
 	return nil
 }
 
-// serve joins an upgraded connection to the hub and hands it to its reader and its writer.
+// serve joins an upgraded connection to the hub and hands it to its reader and its first writer.
 func (h *Hub) serve(conn *websocket.Conn, a models.Actor, since int64, hasSince bool) {
-	cl := newLiveClient(a, conn)
+	cl := newLiveClient(h, a, conn)
 	upto, ok := h.subscribe(cl)
 	if !ok {
 		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(writeWait))
 		_ = conn.Close()
 		return
 	}
-	h.wg.Add(1)
 	go h.readPump(cl)
-	go h.writePump(cl, since, hasSince, upto)
+	go h.greet(cl, since, hasSince, upto)
 }
 
 // parseSince reads the resume point: a whole number ≥ 0.
@@ -485,7 +576,9 @@ func parseSince(raw string, present bool) (int64, bool, error) {
 }
 
 // readPump reads only to process pongs and closes; it ends the client when the peer goes away.
+// It is the goroutine an idle client keeps.
 func (h *Hub) readPump(c *liveClient) {
+	defer h.wg.Done()
 	c.conn.SetReadLimit(maxClientMessage)
 	_ = c.conn.SetReadDeadline(time.Now().Add(pongWait))
 	c.conn.SetPongHandler(func(string) error { return c.conn.SetReadDeadline(time.Now().Add(pongWait)) })
@@ -498,54 +591,61 @@ func (h *Hub) readPump(c *liveClient) {
 	}
 }
 
-// writePump is the client's only writer: it replays what the client missed, says it is ready,
-// then forwards queued frames and pings until the client is gone.
-func (h *Hub) writePump(c *liveClient, since int64, hasSince bool, upto int64) {
-	defer h.wg.Done()
-	defer c.conn.Close()
-	defer h.unsubscribe(c)
+// greet is a client's first writer: it replays what the client missed, says it is ready, then
+// writes what was queued meanwhile, as every writer does.
+func (h *Hub) greet(c *liveClient, since int64, hasSince bool, upto int64) {
 	write := func(pm *websocket.PreparedMessage) error {
 		_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
 		return c.conn.WritePreparedMessage(pm)
 	}
-	sent := upto
+	c.sent = upto
 	if hasSince {
 		var err error
-		if sent, err = h.replay(c, since, upto, write); err != nil {
+		if c.sent, err = h.replay(c, since, upto, write); err != nil {
 			c.drop(websocket.CloseInternalServerErr, "replay failed: reconnect")
 		}
 	}
-	if err := write(prepare(Message{ID: sent, Type: "ready"})); err != nil {
+	if err := write(prepare(Message{ID: c.sent, Type: "ready"})); err != nil {
 		c.drop(websocket.CloseNormalClosure, "")
 	}
-	ping := time.NewTicker(pingPeriod)
-	defer ping.Stop()
+	h.writer(c)
+}
+
+// writer is the client's only writer while it runs: it writes pings and queued frames until
+// none wait, then exits. Once the client is dropped it sends the close frame and closes the
+// connection instead, which ends the reader too.
+func (h *Hub) writer(c *liveClient) {
+	defer h.wg.Done()
 	for {
-		select {
-		case <-c.queued:
-			batch := c.take()
-			err := c.writeFrames(batch, &sent)
-			c.written(batch)
-			if err != nil {
-				c.drop(websocket.CloseNormalClosure, "")
-			}
-		case <-ping.C:
-			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				c.drop(websocket.CloseNormalClosure, "")
-			}
-		case <-c.gone:
-			_ = c.conn.WriteControl(websocket.CloseMessage, c.reason, time.Now().Add(writeWait))
+		batch, ping, closing, ok := c.take()
+		if !ok {
 			return
+		}
+		if closing != nil {
+			_ = c.conn.WriteControl(websocket.CloseMessage, closing, time.Now().Add(writeWait))
+			_ = c.conn.Close()
+			return // writing stays set: the connection gets no other writer
+		}
+		var err error
+		if ping {
+			err = c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait))
+		}
+		if err == nil {
+			err = c.writeFrames(batch)
+		}
+		c.written(batch)
+		if err != nil {
+			c.drop(websocket.CloseNormalClosure, "")
 		}
 	}
 }
 
 // writeFrames writes a batch from the queue in order, skipping frames already replayed, and
-// advances sent. A frame that is alone goes out as its prepared message; consecutive frames go
+// advances c.sent. A frame that is alone goes out as its prepared message; consecutive frames go
 // out together as one JSON array of up to coalesceBytes (the dashboard takes an array wherever
 // a message may come), so a client that fell a little behind catches up in a few writes.
-func (c *liveClient) writeFrames(batch []*frame, sent *int64) error {
-	for len(batch) > 0 && batch[0].id <= *sent {
+func (c *liveClient) writeFrames(batch []*frame) error {
+	for len(batch) > 0 && batch[0].id <= c.sent {
 		batch = batch[1:] // already replayed
 	}
 	for len(batch) > 0 {
@@ -564,7 +664,7 @@ func (c *liveClient) writeFrames(batch []*frame, sent *int64) error {
 		if err != nil {
 			return err
 		}
-		*sent = batch[n-1].id
+		c.sent = batch[n-1].id
 		batch = batch[n:]
 	}
 	return nil
@@ -632,10 +732,8 @@ func (h *Hub) replay(c *liveClient, since, upto int64, write func(*websocket.Pre
 				return after, err
 			}
 		}
-		select {
-		case <-c.gone:
+		if c.dropped() {
 			return after, nil
-		default:
 		}
 	}
 	return upto, nil

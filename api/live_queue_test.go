@@ -1,12 +1,14 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -23,12 +25,17 @@ import (
 // leadOfForce1 is the viewer of every test connection here.
 var leadOfForce1 = models.Actor{UserID: 1, Username: "lead", Role: models.RoleLead, ForceID: 1}
 
-// verifyNoLeaks checks at the end of a test that its hub left no goroutine behind. The store
-// closes at cleanup, after this check: its pool's goroutines are not the hub's.
-func verifyNoLeaks(t *testing.T) {
+// verifyNoLeaks notes the goroutines running at the start of a test and returns the check, to
+// defer, that the test left no other behind. The store closes at cleanup, after the check: its
+// pool's goroutines are not the hub's.
+func verifyNoLeaks(t *testing.T) func() {
 	t.Helper()
-	goleak.VerifyNone(t, goleak.IgnoreCurrent(), goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"),
-		goleak.IgnoreTopFunction("database/sql.(*DB).connectionCleaner"))
+	running := goleak.IgnoreCurrent()
+	return func() {
+		t.Helper()
+		goleak.VerifyNone(t, running, goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"),
+			goleak.IgnoreTopFunction("database/sql.(*DB).connectionCleaner"))
+	}
 }
 
 func mustQueueHub(t *testing.T) *Hub {
@@ -64,7 +71,7 @@ func readMessages(conn *websocket.Conn) (msgs []Message, frame []byte, err error
 }
 
 func TestLiveQueueGrowsOnDemandUpToTheCap(t *testing.T) {
-	c := newLiveClient(leadOfForce1, nil)
+	c := newLiveClient(nil, leadOfForce1, nil) // the test plays its writer
 	if c.queue != nil {
 		t.Fatalf("a new client holds a queue of %d", cap(c.queue))
 	}
@@ -77,7 +84,7 @@ func TestLiveQueueGrowsOnDemandUpToTheCap(t *testing.T) {
 	if c.push(f) {
 		t.Fatalf("push %d accepted; the cap is %d", clientQueue+1, clientQueue)
 	}
-	batch := c.take()
+	batch, _, _, _ := c.take()
 	if got, want := len(batch), clientQueue; got != want {
 		t.Fatalf("took %d, want %d", got, want)
 	}
@@ -93,17 +100,24 @@ func TestLiveQueueGrowsOnDemandUpToTheCap(t *testing.T) {
 			t.Fatal("push refused after the backlog was written")
 		}
 	}
-	c.written(c.take())
+	batch, _, _, _ = c.take()
+	c.written(batch)
 	if got := cap(c.queue); got == 0 || got > keptQueue {
 		t.Errorf("after a burst of 3 the client keeps a queue of %d, want 1..%d", got, keptQueue)
 	}
 	if c.backlog != 0 {
 		t.Errorf("backlog %d after everything was written", c.backlog)
 	}
+	if _, _, _, more := c.take(); more || c.writing {
+		t.Error("the writer was not told to exit with nothing queued")
+	}
+	if cap(c.queue) == 0 {
+		t.Error("the kept slice was let go when the writer went idle")
+	}
 }
 
 func TestLiveQueueDropsANonReaderWith4000(t *testing.T) {
-	defer verifyNoLeaks(t)
+	defer verifyNoLeaks(t)()
 	h := mustQueueHub(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if conn, err := h.upgrader.Upgrade(w, r, nil); err == nil {
@@ -173,7 +187,7 @@ func TestLiveQueueDropsANonReaderWith4000(t *testing.T) {
 }
 
 func TestLiveQueueBurstIsCoalescedInOrder(t *testing.T) {
-	defer verifyNoLeaks(t)
+	defer verifyNoLeaks(t)()
 	h := mustQueueHub(t)
 	const burst, replayed = 120, 5
 	// Every message is about 1 KiB, so the burst needs several arrays; every 10th event is a
@@ -184,7 +198,7 @@ func TestLiveQueueBurstIsCoalescedInOrder(t *testing.T) {
 		if err != nil {
 			return
 		}
-		c := newLiveClient(leadOfForce1, conn)
+		c := newLiveClient(h, leadOfForce1, conn)
 		if _, ok := h.subscribe(c); !ok {
 			conn.Close()
 			return
@@ -199,9 +213,8 @@ func TestLiveQueueBurstIsCoalescedInOrder(t *testing.T) {
 			h.send(c, newFrame(id, v))
 			h.mu.Unlock()
 		}
-		h.wg.Add(1)
 		go h.readPump(c)
-		go h.writePump(c, 0, false, replayed) // the first few count as replayed already
+		go h.greet(c, 0, false, replayed) // the first few count as replayed already
 	}))
 	defer srv.Close()
 	conn := mustDialWS(t, srv)
@@ -247,4 +260,221 @@ func TestLiveQueueBurstIsCoalescedInOrder(t *testing.T) {
 	}
 	t.Logf("%d messages in %d frames", len(want), frames)
 	h.closeAll()
+}
+
+// liveGoroutines counts the process's live readers and writers (a first writer included) by
+// the functions on their stacks, and the others running a method of this package.
+func liveGoroutines() (readers, writers, others int) {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		switch {
+		case strings.Contains(g, "api.(*Hub).readPump("):
+			readers++
+		case strings.Contains(g, "api.(*Hub).writer("), strings.Contains(g, "api.(*Hub).greet("):
+			writers++
+		case strings.Contains(g, "aidant/api.(*"):
+			others++
+		}
+	}
+	return readers, writers, others
+}
+
+// mustIdleWriters waits until no live client of this process has a writer, failing the test
+// after a while.
+func mustIdleWriters(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, writers, _ := liveGoroutines(); writers == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the clients' writers did not exit with nothing to write")
+		}
+	}
+}
+
+// MustIdleWriters is mustIdleWriters for the tests of package api_test.
+var MustIdleWriters = mustIdleWriters
+
+// newLiveServer serves live clients of h, as lead of force 1, without since.
+func newLiveServer(h *Hub) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if conn, err := h.upgrader.Upgrade(w, r, nil); err == nil {
+			h.serve(conn, leadOfForce1, 0, false)
+		}
+	}))
+}
+
+func mustReady(t *testing.T, conn *websocket.Conn) {
+	t.Helper()
+	if msgs, _, err := readMessages(conn); err != nil || len(msgs) != 1 || msgs[0].Type != "ready" {
+		t.Fatalf("first frame %+v (%v), want ready", msgs, err)
+	}
+}
+
+func TestLiveIdleClientKeepsOnlyItsReader(t *testing.T) {
+	defer verifyNoLeaks(t)()
+	h := mustQueueHub(t)
+	srv := newLiveServer(h)
+	defer srv.Close()
+	const n = 50
+	before := runtime.NumGoroutine()
+	conns := make([]*websocket.Conn, n)
+	for i := range conns {
+		conns[i] = mustDialWS(t, srv)
+		defer conns[i].Close()
+		mustReady(t, conns[i])
+	}
+	// A first writer exits just after it has written ready: wait for the last ones. Beside
+	// the readers, no goroutine may run the hub's code, and the process may have no more
+	// goroutines than it had plus the readers (fewer if some unrelated one ended).
+	idle := func(when string) {
+		t.Helper()
+		var readers, writers, others, added int
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			readers, writers, others = liveGoroutines()
+			added = runtime.NumGoroutine() - before
+			if readers == n && writers == 0 && others == 0 && added <= n || time.Now().After(deadline) {
+				break
+			}
+		}
+		if readers != n || writers != 0 || others != 0 || added > n {
+			t.Fatalf("%s, %d idle clients hold %d more goroutines (%d readers, %d writers, %d others of the hub); want one reader each", when, n, added, readers, writers, others)
+		}
+	}
+	idle("after ready")
+
+	// A message starts a writer for each client, which exits once the message is written.
+	h.mu.Lock()
+	for c := range h.clients {
+		h.send(c, newFrame(1, Message{ID: 1, Type: "test"}))
+	}
+	h.mu.Unlock()
+	for _, conn := range conns {
+		if msgs, _, err := readMessages(conn); err != nil || len(msgs) != 1 || msgs[0].ID != 1 {
+			t.Fatalf("after ready: %+v (%v), want message 1", msgs, err)
+		}
+	}
+	idle("after a message")
+
+	// Clients that go away while idle leave nothing behind: each reader ends, and the writer it
+	// starts to send the close frame exits.
+	for _, conn := range conns {
+		conn.Close()
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		readers, writers, others := liveGoroutines()
+		if readers == 0 && writers == 0 && others == 0 && h.Clients() == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the clients went away: %d readers, %d writers, %d others of the hub, %d clients subscribed", readers, writers, others, h.Clients())
+		}
+	}
+	h.closeAll()
+}
+
+func TestLivePingsReachAnIdleClient(t *testing.T) {
+	defer verifyNoLeaks(t)()
+	h := mustQueueHub(t)
+	h.pingPeriod = 20 * time.Millisecond
+	ctx, stop := context.WithCancel(context.Background())
+	hubDone := make(chan struct{})
+	go func() { defer close(hubDone); h.Run(ctx) }()
+	srv := newLiveServer(h)
+	defer srv.Close()
+	conn := mustDialWS(t, srv)
+	defer conn.Close()
+	pings := make(chan struct{}, 100)
+	conn.SetPingHandler(func(data string) error {
+		pings <- struct{}{}
+		return conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	})
+	closed := make(chan error, 1)
+	go func() { // control frames are handled while reading
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				closed <- err
+				return
+			}
+		}
+	}()
+	for i := range 3 {
+		select {
+		case <-pings:
+		case err := <-closed:
+			t.Fatalf("closed before ping %d: %v", i+1, err)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no ping %d within 5s of a 20ms ping period", i+1)
+		}
+	}
+	stop()
+	<-hubDone
+	var ce *websocket.CloseError
+	if err := <-closed; !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
+		t.Errorf("at shutdown the client read %v, want close 1001", err)
+	}
+}
+
+func TestLiveBurstAfterIdlenessArrivesInOrder(t *testing.T) {
+	defer verifyNoLeaks(t)()
+	h := mustQueueHub(t)
+	srv := newLiveServer(h)
+	defer srv.Close()
+	conn := mustDialWS(t, srv)
+	defer conn.Close()
+	mustReady(t, conn)
+	var c *liveClient
+	h.mu.Lock()
+	for cl := range h.clients {
+		c = cl
+	}
+	h.mu.Unlock()
+
+	// Each round starts from an idle client. The messages are pushed one at a time, some with a
+	// pause, so writers exit and restart in the middle of a round too.
+	pad, _ := json.Marshal(strings.Repeat("z", 300))
+	var id int64
+	for round := range 5 {
+		mustIdleWriters(t)
+		first := id + 1
+		sent := make(chan struct{})
+		go func() {
+			defer close(sent)
+			for i := range 400 {
+				id++
+				h.mu.Lock()
+				h.send(c, newFrame(id, Message{ID: id, Type: "test", Data: pad}))
+				h.mu.Unlock()
+				if i%50 == round {
+					time.Sleep(time.Millisecond)
+				}
+			}
+		}()
+		for want := first; want < first+400; {
+			msgs, _, err := readMessages(conn)
+			if err != nil {
+				t.Fatalf("round %d, message %d: %v", round, want, err)
+			}
+			for _, m := range msgs {
+				if m.ID != want {
+					t.Fatalf("round %d: message %d, want %d", round, m.ID, want)
+				}
+				want++
+			}
+		}
+		<-sent
+	}
+	h.closeAll()
+	if _, _, err := conn.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+		t.Errorf("at shutdown the client read %v, want close 1001", err)
+	}
 }

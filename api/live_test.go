@@ -348,54 +348,58 @@ func TestLiveBurstArrivesCompleteAndInOrder(t *testing.T) {
 		lead.expectType("ready")
 		nca.expectType("ready")
 
-		// Four writers commit 200 outcomes as fast as they can: the clients' queues take bursts,
-		// which the writer may send several to a frame.
+		// Each round starts with the clients idle, with no writer, and four writers commit 100
+		// outcomes as fast as they can: a writer starts and takes the burst, which it may send
+		// several to a frame.
 		ctx := storetest.Ctx()
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		created := map[int64]bool{}
-		for w := 0; w < 4; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; i < 50; i++ {
-					res, err := f.store.RecordOutcome(ctx, f.nth.Op, models.OutcomeInput{ShiftID: f.nth.Shift, OccurredAt: time.Date(2020, 2, 5, 10, 0, 0, 0, time.UTC), Measure: models.MeasureDriversEngaged, Count: 1}, nil)
-					if err != nil {
-						t.Error(err)
-						return
+		for round := range 2 {
+			api.MustIdleWriters(t)
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			created := map[int64]bool{}
+			for w := 0; w < 4; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < 25; i++ {
+						res, err := f.store.RecordOutcome(ctx, f.nth.Op, models.OutcomeInput{ShiftID: f.nth.Shift, OccurredAt: time.Date(2020, 2, 5, 10, 0, 0, 0, time.UTC), Measure: models.MeasureDriversEngaged, Count: 1}, nil)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						var o models.Outcome
+						_ = json.Unmarshal(res.Body, &o)
+						mu.Lock()
+						created[o.ID] = true
+						mu.Unlock()
 					}
-					var o models.Outcome
-					_ = json.Unmarshal(res.Body, &o)
-					mu.Lock()
-					created[o.ID] = true
-					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			var prev int64
+			for seen := map[int64]bool{}; len(seen) < len(created); {
+				m := lead.next()
+				var o models.Outcome
+				must(t, json.Unmarshal(m.Data, &o))
+				if m.Type != "outcome.created" || !created[o.ID] || seen[o.ID] {
+					t.Fatalf("round %d, after %d outcomes: %s of outcome %d (created here: %t, seen before: %t)", round, len(seen), m.Type, o.ID, created[o.ID], seen[o.ID])
 				}
-			}()
-		}
-		wg.Wait()
-		var prev int64
-		for seen := map[int64]bool{}; len(seen) < len(created); {
-			m := lead.next()
-			var o models.Outcome
-			must(t, json.Unmarshal(m.Data, &o))
-			if m.Type != "outcome.created" || !created[o.ID] || seen[o.ID] {
-				t.Fatalf("after %d outcomes: %s of outcome %d (created here: %t, seen before: %t)", len(seen), m.Type, o.ID, created[o.ID], seen[o.ID])
+				if m.ID <= prev {
+					t.Fatalf("round %d: event %d after %d", round, m.ID, prev)
+				}
+				seen[o.ID], prev = true, m.ID
 			}
-			if m.ID <= prev {
-				t.Fatalf("event %d after %d", m.ID, prev)
+			prev = 0
+			for i := range len(created) {
+				m := nca.expectType("national.tally")
+				if m.ID <= prev {
+					t.Fatalf("round %d, tally %d: event %d after %d", round, i, m.ID, prev)
+				}
+				prev = m.ID
 			}
-			seen[o.ID], prev = true, m.ID
+			lead.quiet(200 * time.Millisecond)
+			nca.quiet(200 * time.Millisecond)
 		}
-		prev = 0
-		for i := range len(created) {
-			m := nca.expectType("national.tally")
-			if m.ID <= prev {
-				t.Fatalf("tally %d: event %d after %d", i, m.ID, prev)
-			}
-			prev = m.ID
-		}
-		lead.quiet(200 * time.Millisecond)
-		nca.quiet(200 * time.Millisecond)
 	})
 }
 
