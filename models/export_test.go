@@ -3,3 +3,16 @@ package models
 // HoldSettling makes writes leave their events without ids (and shifts untouched) until
 // SettleEvents runs with hold false: what a process that dies just after its commits leaves.
 func HoldSettling(s *Store, hold bool) { s.settler.held.Store(hold) }
+
+// CombinerQueued returns how many writes wait in the combiner's queue.
+func CombinerQueued(s *Store) int {
+	s.combiner.mu.Lock()
+	defer s.combiner.mu.Unlock()
+	return len(s.combiner.queue)
+}
+
+// BeforeCombinedBatch makes every combiner leader call f before it takes its batch.
+func BeforeCombinedBatch(s *Store, f func()) { s.combiner.beforeBatch = f }
+
+// CombinedStatements returns how many shared statements the combiner has run.
+func CombinedStatements(s *Store) int64 { return s.combiner.statements.Load() }

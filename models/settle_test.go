@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aidant/aidant/models"
 	"github.com/aidant/aidant/models/storetest"
@@ -173,4 +174,90 @@ func eventVisible(ctx context.Context, s *models.Store, after, outcomeID int64) 
 		return false
 	}
 	return slices.ContainsFunc(evs, func(ev models.Event) bool { return ev.EntityID == outcomeID && ev.Type == "outcome.created" })
+}
+
+// TestConcurrentOutcomesShareOneStatement holds the first writer until ten more have queued:
+// all eleven must go in one statement, and the two whose keys clash within it must still get
+// their own answers (the twin its first response, the other body a refusal) while the rest
+// land.
+func TestConcurrentOutcomesShareOneStatement(t *testing.T) {
+	postgresOnly(t, func(t *testing.T, s *models.Store) {
+		ctx := storetest.Ctx()
+		w := mustWeek(t, s, "NTH")
+		_, first, err := s.EventBounds(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var once sync.Once
+		models.BeforeCombinedBatch(s, func() {
+			once.Do(func() {
+				deadline := time.Now().Add(10 * time.Second)
+				for models.CombinerQueued(s) < 11 && time.Now().Before(deadline) {
+					time.Sleep(time.Millisecond)
+				}
+			})
+		})
+		before := models.CombinedStatements(s)
+		type result struct {
+			key  string
+			body string
+			err  error
+		}
+		keys := []struct{ key, hash string }{{"twin", "h1"}, {"twin", "h1"}, {"clash", "h2"}, {"clash", "h3"}}
+		for i := range 7 {
+			keys = append(keys, struct{ key, hash string }{fmt.Sprintf("k%d", i), "h"})
+		}
+		results := make(chan result, len(keys))
+		var wg sync.WaitGroup
+		for i, k := range keys {
+			wg.Go(func() {
+				in := models.OutcomeInput{ShiftID: w.Shift.ID, OccurredAt: at(4, 10), Measure: models.MeasureDriversEngaged, Count: int64(1 + i)}
+				r, err := s.RecordOutcome(ctx, w.Op.ID, in, &models.Idempotency{Key: k.key, RequestHash: k.hash})
+				res := result{key: k.key, err: err}
+				if r != nil {
+					res.body = string(r.Body)
+				}
+				results <- res
+			})
+		}
+		wg.Wait()
+		close(results)
+		if got := models.CombinedStatements(s) - before; got != 1 {
+			t.Errorf("%d shared statements for 11 concurrent writes, want 1", got)
+		}
+		twin := map[string]bool{}
+		var clashOK, clashRefused int
+		for r := range results {
+			switch {
+			case r.key == "twin" && r.err == nil:
+				twin[r.body] = true
+			case r.key == "clash" && r.err == nil:
+				clashOK++
+			case r.key == "clash" && models.ErrorCodeOf(r.err) == models.EInvalid:
+				clashRefused++
+			case r.err != nil:
+				t.Errorf("write %s: %v", r.key, r.err)
+			}
+		}
+		if len(twin) != 1 {
+			t.Errorf("the twins got %d different answers, want the same one", len(twin))
+		}
+		if clashOK != 1 || clashRefused != 1 {
+			t.Errorf("one key, two bodies: %d stored and %d refused, want 1 and 1", clashOK, clashRefused)
+		}
+		list, _, err := s.ListOutcomes(ctx, w.Op.ID, models.OutcomeFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != 9 {
+			t.Errorf("%d outcomes stored, want 9 (11 writes less the twin and the refused clash)", len(list))
+		}
+		evs, err := s.EventsAfter(ctx, first, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 9 {
+			t.Errorf("%d events, want 9", len(evs))
+		}
+	})
 }

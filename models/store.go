@@ -56,6 +56,7 @@ type Store struct {
 	afterCommit []func(lastEventID int64)
 	tallies     *Tallies
 	settler     settler
+	combiner    combiner
 	// creds caches what authentication read, for AuthCacheTTL (users.go).
 	creds *credentialCache
 	// selects caches columnsAs.

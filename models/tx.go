@@ -105,7 +105,8 @@ func (s *Store) write(ctx context.Context, fn func(t *tx) error) error {
 
 // writeOne is write for a change that only inserts: on Postgres fn reads outside any
 // transaction and queues its rows, and one statement writes them all, atomically and with its
-// own commit, in a single round trip instead of BEGIN, one per row and COMMIT. fn's reads are
+// own commit, in a single round trip instead of BEGIN, one per row and COMMIT; concurrent
+// writes share that statement (combine.go). fn's reads are
 // as current as a read-committed transaction's would be; foreign keys still hold. On SQLite it
 // is write.
 func (s *Store) writeOne(ctx context.Context, fn func(t *tx) error) error {
@@ -120,7 +121,7 @@ func (s *Store) writeOne(ctx context.Context, fn func(t *tx) error) error {
 	if err := fn(t); err != nil {
 		return translate(err)
 	}
-	if err := t.flushPostgres(); err != nil {
+	if err := s.combine(ctx, t); err != nil {
 		return translate(err)
 	}
 	s.settleWrite(ctx, t)
@@ -180,46 +181,53 @@ func (t *tx) flushSQLite() error {
 // flushPostgres writes the queued outcome, audit rows, idempotency record and events in one
 // statement (one round trip). Events get their ids when the write settles.
 func (t *tx) flushPostgres() error {
+	return flushRows(t.DB, []*tx{t})
+}
+
+// flushRows writes the rows that the writes ts queued, in one statement: one multi-row INSERT
+// per table, each a data-modifying WITH clause (they all run, referenced or not).
+func flushRows(db *gorm.DB, ts []*tx) error {
 	var parts []string
 	var args []any
-	add := func(table, cols string, n int, row func(i int) []any) {
-		if n == 0 {
+	add := func(table, cols string, rows [][]any) {
+		if len(rows) == 0 {
 			return
 		}
 		width := strings.Count(cols, ",") + 1
 		tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
-		values := make([]string, n)
-		for i := range n {
+		values := make([]string, len(rows))
+		for i, r := range rows {
 			values[i] = tuple
-			args = append(args, row(i)...)
+			args = append(args, r...)
 		}
 		parts = append(parts, "INSERT INTO "+table+" ("+cols+") VALUES "+strings.Join(values, ", "))
 	}
-	if o := t.outcome; o != nil {
-		add("outcomes", "id, operation_id, force_id, shift_id, location_id, occurred_at, day, measure, count, indicators, "+
-			"leaflet_language, partner_agency, vehicle_reg, notes, created_at, updated_at, created_by, version", 1, func(int) []any {
-			return []any{o.ID, o.OperationID, o.ForceID, o.ShiftID, o.LocationID, o.OccurredAt, o.Day, o.Measure, o.Count, o.Indicators,
-				o.LeafletLanguage, o.PartnerAgency, o.VehicleReg, o.Notes, o.CreatedAt, o.UpdatedAt, o.CreatedBy, o.Version}
-		})
+	var outcomes, audits, idems, events [][]any
+	for _, t := range ts {
+		if o := t.outcome; o != nil {
+			outcomes = append(outcomes, []any{o.ID, o.OperationID, o.ForceID, o.ShiftID, o.LocationID, o.OccurredAt, o.Day, o.Measure, o.Count, o.Indicators,
+				o.LeafletLanguage, o.PartnerAgency, o.VehicleReg, o.Notes, o.CreatedAt, o.UpdatedAt, o.CreatedBy, o.Version})
+		}
+		for i := range t.audits {
+			e := &t.audits[i]
+			audits = append(audits, []any{e.At, e.UserID, e.Username, e.Role, e.ForceID, e.Action, e.Entity, e.EntityID, e.Changes, e.RequestID, e.ClientAddr, e.Result})
+		}
+		if r := t.idem; r != nil {
+			idems = append(idems, []any{r.Scope, r.Key, r.RequestHash, r.Status, r.Response, r.CreatedAt})
+		}
+		for i := range t.events {
+			e := &t.events[i]
+			events = append(events, []any{e.ForceID, e.OperationID, e.Type, e.EntityID, e.Data, e.Previous, e.CreatedAt})
+		}
 	}
-	add("audit_log", "at, user_id, username, role, force_id, action, entity, entity_id, changes, request_id, client_addr, result", len(t.audits), func(i int) []any {
-		e := &t.audits[i]
-		return []any{e.At, e.UserID, e.Username, e.Role, e.ForceID, e.Action, e.Entity, e.EntityID, e.Changes, e.RequestID, e.ClientAddr, e.Result}
-	})
-	if t.idem != nil {
-		add("idempotency_keys", "scope, key, request_hash, status, response, created_at", 1, func(int) []any {
-			r := t.idem
-			return []any{r.Scope, r.Key, r.RequestHash, r.Status, r.Response, r.CreatedAt}
-		})
-	}
-	add("events", "force_id, operation_id, type, entity_id, data, previous, created_at", len(t.events), func(i int) []any {
-		e := &t.events[i]
-		return []any{e.ForceID, e.OperationID, e.Type, e.EntityID, e.Data, e.Previous, e.CreatedAt}
-	})
+	add("outcomes", "id, operation_id, force_id, shift_id, location_id, occurred_at, day, measure, count, indicators, "+
+		"leaflet_language, partner_agency, vehicle_reg, notes, created_at, updated_at, created_by, version", outcomes)
+	add("audit_log", "at, user_id, username, role, force_id, action, entity, entity_id, changes, request_id, client_addr, result", audits)
+	add("idempotency_keys", "scope, key, request_hash, status, response, created_at", idems)
+	add("events", "force_id, operation_id, type, entity_id, data, previous, created_at", events)
 	if len(parts) == 0 {
 		return nil
 	}
-	// Data-modifying statements in WITH all run, referenced or not.
 	q := parts[len(parts)-1]
 	if len(parts) > 1 {
 		ctes := make([]string, len(parts)-1)
@@ -228,7 +236,7 @@ func (t *tx) flushPostgres() error {
 		}
 		q = "WITH " + strings.Join(ctes, ", ") + " " + q
 	}
-	return t.Exec(q, args...).Error
+	return db.Exec(q, args...).Error
 }
 
 func (s *Store) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }

@@ -1,0 +1,105 @@
+package models
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxCombined bounds how many writes share one statement (about 43 parameters each, far
+// below Postgres's 65,535).
+const maxCombined = 64
+
+// combiner lets concurrent writeOne calls on Postgres share one statement: each write's rows
+// join a queue, and one writer at a time (the leader) takes everything queued and inserts it in
+// one multi-row statement, so Postgres parses, plans and commits once for many outcomes. A write
+// that finds no leader leads at once, so a lone write waits for nobody. When a shared statement
+// fails, each write in it is retried alone, so one write's error (a reused idempotency key) is
+// its own and the others still land.
+type combiner struct {
+	mu      sync.Mutex
+	queue   []*combined
+	leading bool
+	// statements counts the shared statements run (a retry alone is not one).
+	statements atomic.Int64
+	// beforeBatch, in tests, runs in the leader before it takes its batch.
+	beforeBatch func()
+}
+
+// combined is one write waiting in the combiner.
+type combined struct {
+	t *tx
+	// wake receives once: either the write's result is in err, or (lead set) it is to lead.
+	wake chan struct{}
+	lead bool
+	err  error
+}
+
+// combine writes t's rows, alone or with the writes queued beside it.
+func (s *Store) combine(ctx context.Context, t *tx) error {
+	c := &s.combiner
+	me := &combined{t: t, wake: make(chan struct{}, 1)}
+	c.mu.Lock()
+	c.queue = append(c.queue, me)
+	if c.leading {
+		c.mu.Unlock()
+		<-me.wake
+		if !me.lead {
+			return me.err
+		}
+	} else {
+		c.leading = true
+		c.mu.Unlock()
+	}
+	s.lead(ctx)
+	return me.err
+}
+
+// lead writes one batch from the head of the queue, which holds the leader, then hands the
+// lead to the next write queued, if any, and wakes the batch with its results.
+func (s *Store) lead(ctx context.Context) {
+	c := &s.combiner
+	if c.beforeBatch != nil {
+		c.beforeBatch()
+	}
+	c.mu.Lock()
+	n := min(len(c.queue), maxCombined)
+	batch := c.queue[:n:n]
+	c.queue = c.queue[n:]
+	c.mu.Unlock()
+
+	// The statement runs for every write in the batch, so not on one caller's deadline alone.
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	db := s.db.WithContext(bctx)
+	ts := make([]*tx, len(batch))
+	for i, w := range batch {
+		ts[i] = w.t
+	}
+	c.statements.Add(1)
+	if err := flushRows(db, ts); err != nil {
+		for _, w := range batch {
+			if len(batch) == 1 {
+				w.err = err
+			} else {
+				w.err = flushRows(db, []*tx{w.t})
+			}
+		}
+	}
+	cancel()
+
+	c.mu.Lock()
+	if len(c.queue) > 0 {
+		next := c.queue[0]
+		next.lead = true
+		next.wake <- struct{}{}
+	} else {
+		c.leading = false
+	}
+	c.mu.Unlock()
+	for _, w := range batch {
+		if !w.lead { // the leader of this batch is the caller, already awake
+			w.wake <- struct{}{}
+		}
+	}
+}
