@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,8 +24,9 @@ type combiner struct {
 	leading bool
 	// statements counts the shared statements run (a retry alone is not one).
 	statements atomic.Int64
-	// beforeBatch, in tests, runs in the leader before it takes its batch.
-	beforeBatch func()
+	// beforeBatch and inBatch, in tests, run in the leader before it takes its batch and
+	// before it writes it.
+	beforeBatch, inBatch func()
 }
 
 // combined is one write waiting in the combiner.
@@ -34,6 +36,39 @@ type combined struct {
 	wake chan struct{}
 	lead bool
 	err  error
+}
+
+// writeBatch writes a batch's rows and records each write's result. A panic fails the batch
+// with an internal error rather than leaving its writes, and every later one, waiting.
+func (s *Store) writeBatch(ctx context.Context, batch []*combined) {
+	defer func() {
+		if r := recover(); r != nil {
+			for _, w := range batch {
+				w.err = &Error{Code: EInternal, Message: "the write failed", Err: fmt.Errorf("panic: %v", r)}
+			}
+		}
+	}()
+	// The statement runs for every write in the batch, so not on one caller's deadline alone.
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	db := s.db.WithContext(bctx)
+	ts := make([]*tx, len(batch))
+	for i, w := range batch {
+		ts[i] = w.t
+	}
+	s.combiner.statements.Add(1)
+	if s.combiner.inBatch != nil {
+		s.combiner.inBatch()
+	}
+	if err := flushRows(db, ts); err != nil {
+		for _, w := range batch {
+			if len(batch) == 1 {
+				w.err = err
+			} else {
+				w.err = flushRows(db, []*tx{w.t})
+			}
+		}
+	}
 }
 
 // combine writes t's rows, alone or with the writes queued beside it.
@@ -69,24 +104,7 @@ func (s *Store) lead(ctx context.Context) {
 	c.queue = c.queue[n:]
 	c.mu.Unlock()
 
-	// The statement runs for every write in the batch, so not on one caller's deadline alone.
-	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	db := s.db.WithContext(bctx)
-	ts := make([]*tx, len(batch))
-	for i, w := range batch {
-		ts[i] = w.t
-	}
-	c.statements.Add(1)
-	if err := flushRows(db, ts); err != nil {
-		for _, w := range batch {
-			if len(batch) == 1 {
-				w.err = err
-			} else {
-				w.err = flushRows(db, []*tx{w.t})
-			}
-		}
-	}
-	cancel()
+	s.writeBatch(ctx, batch)
 
 	c.mu.Lock()
 	if len(c.queue) > 0 {

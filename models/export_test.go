@@ -16,3 +16,6 @@ func BeforeCombinedBatch(s *Store, f func()) { s.combiner.beforeBatch = f }
 
 // CombinedStatements returns how many shared statements the combiner has run.
 func CombinedStatements(s *Store) int64 { return s.combiner.statements.Load() }
+
+// InCombinedBatch makes every combiner leader call f just before it writes its batch.
+func InCombinedBatch(s *Store, f func()) { s.combiner.inBatch = f }

@@ -261,3 +261,29 @@ func TestConcurrentOutcomesShareOneStatement(t *testing.T) {
 		}
 	})
 }
+
+// TestCombinerSurvivesAPanic: a panic while writing a batch fails that write with an internal
+// error, and the next write still goes through (the lead was handed back).
+func TestCombinerSurvivesAPanic(t *testing.T) {
+	postgresOnly(t, func(t *testing.T, s *models.Store) {
+		ctx := storetest.Ctx()
+		w := mustWeek(t, s, "NTH")
+		in := models.OutcomeInput{ShiftID: w.Shift.ID, OccurredAt: at(4, 10), Measure: models.MeasureDriversEngaged, Count: 1}
+		models.InCombinedBatch(s, func() { panic("injected") })
+		_, err := s.RecordOutcome(ctx, w.Op.ID, in, nil)
+		if got := models.ErrorCodeOf(err); got != models.EInternal {
+			t.Fatalf("write during a panicking batch: %v, want %s", err, models.EInternal)
+		}
+		models.InCombinedBatch(s, nil)
+		done := make(chan error, 1)
+		go func() { _, err := s.RecordOutcome(ctx, w.Op.ID, in, nil); done <- err }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("the write after the panic: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the write after a panicking batch never finished: the lead was not handed back")
+		}
+	})
+}
