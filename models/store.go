@@ -19,7 +19,6 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
-	"gorm.io/gorm/schema"
 )
 
 //go:embed migrations
@@ -59,8 +58,6 @@ type Store struct {
 	combiner    combiner
 	// creds caches what authentication read, for AuthCacheTTL (users.go).
 	creds *credentialCache
-	// selects caches columnsAs.
-	selects sync.Map
 }
 
 // Open connects to the database. It does not migrate: call Migrate or CheckSchema next.
@@ -120,26 +117,6 @@ func withParam(dsn, key, value string) string {
 		return dsn + sep + "options=-c%20" + key + "%3D" + value
 	}
 	return dsn + " options='-c " + key + "=" + value + "'"
-}
-
-// columnsAs lists a model's columns as "table.column AS prefixcolumn", so that a join can
-// scan two models with the same column names into one row.
-func (s *Store) columnsAs(model any, table, prefix string) string {
-	key := table + "." + prefix
-	if v, ok := s.selects.Load(key); ok {
-		return v.(string)
-	}
-	sch, err := schema.Parse(model, &sync.Map{}, s.db.NamingStrategy)
-	if err != nil {
-		panic(err) // a model that does not parse is a programming error, caught by any test
-	}
-	cols := make([]string, len(sch.DBNames))
-	for i, c := range sch.DBNames {
-		cols[i] = table + "." + c + " AS " + prefix + c
-	}
-	v := strings.Join(cols, ", ")
-	s.selects.Store(key, v)
-	return v
 }
 
 // Close closes the database.
