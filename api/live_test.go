@@ -128,6 +128,19 @@ func (f *fixture) record(as string, x ids, measure string, count int) int64 {
 	return o.ID
 }
 
+// storeOutcome logs one outcome on x's shift straight through the Store and returns its id, or
+// 0 after reporting the error (it runs on writer goroutines, so it cannot stop the test).
+func (f *fixture) storeOutcome(ctx context.Context, x ids, measure models.Measure, hour int) int64 {
+	res, err := f.store.RecordOutcome(ctx, x.Op, models.OutcomeInput{ShiftID: x.Shift, OccurredAt: time.Date(2020, 2, 5, hour, 0, 0, 0, time.UTC), Measure: measure, Count: 1}, nil)
+	if err != nil {
+		f.t.Error(err)
+		return 0
+	}
+	var o models.Outcome
+	_ = json.Unmarshal(res.Body, &o)
+	return o.ID
+}
+
 func TestLiveScopingAndPrivacy(t *testing.T) {
 	eachDialect(t, func(t *testing.T, f *fixture) {
 		f.startLive()
@@ -240,15 +253,12 @@ func TestLiveResumeUnderConcurrentWriters(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := 0; i < 100; i++ {
-					res, err := f.store.RecordOutcome(ctx, f.nth.Op, models.OutcomeInput{ShiftID: f.nth.Shift, OccurredAt: time.Date(2020, 2, 5, 10, 0, 0, 0, time.UTC), Measure: models.MeasureDriversEngaged, Count: 1}, nil)
-					if err != nil {
-						t.Error(err)
+					id := f.storeOutcome(ctx, f.nth, models.MeasureDriversEngaged, 10)
+					if id == 0 {
 						return
 					}
-					var o models.Outcome
-					_ = json.Unmarshal(res.Body, &o)
 					mu.Lock()
-					missed = append(missed, o.ID)
+					missed = append(missed, id)
 					mu.Unlock()
 				}
 			}()
@@ -270,14 +280,11 @@ func TestLiveResumeUnderConcurrentWriters(t *testing.T) {
 		go func() {
 			defer close(more)
 			for i := 0; i < 50; i++ {
-				res, err := f.store.RecordOutcome(ctx, f.nth.Op, models.OutcomeInput{ShiftID: f.nth.Shift, OccurredAt: time.Date(2020, 2, 5, 11, 0, 0, 0, time.UTC), Measure: models.MeasureVehiclesSearched, Count: 1}, nil)
-				if err != nil {
-					t.Error(err)
+				id := f.storeOutcome(ctx, f.nth, models.MeasureVehiclesSearched, 11)
+				if id == 0 {
 					return
 				}
-				var o models.Outcome
-				_ = json.Unmarshal(res.Body, &o)
-				more <- o.ID
+				more <- id
 			}
 		}()
 		lc2, _, err := f.dial("lead.nth", fmt.Sprint(last), nil)
@@ -362,15 +369,12 @@ func TestLiveBurstArrivesCompleteAndInOrder(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					for i := 0; i < 25; i++ {
-						res, err := f.store.RecordOutcome(ctx, f.nth.Op, models.OutcomeInput{ShiftID: f.nth.Shift, OccurredAt: time.Date(2020, 2, 5, 10, 0, 0, 0, time.UTC), Measure: models.MeasureDriversEngaged, Count: 1}, nil)
-						if err != nil {
-							t.Error(err)
+						id := f.storeOutcome(ctx, f.nth, models.MeasureDriversEngaged, 10)
+						if id == 0 {
 							return
 						}
-						var o models.Outcome
-						_ = json.Unmarshal(res.Body, &o)
 						mu.Lock()
-						created[o.ID] = true
+						created[id] = true
 						mu.Unlock()
 					}
 				}()

@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -47,6 +48,20 @@ func mustWeek(tb testing.TB, s *models.Store, code string) week {
 }
 
 // forceCtx acts as a user of a force with a role.
+// mustRecord logs an outcome and returns it as the Store answered it.
+func mustRecord(tb testing.TB, ctx context.Context, s *models.Store, opID int64, in models.OutcomeInput) models.Outcome {
+	tb.Helper()
+	res, err := s.RecordOutcome(ctx, opID, in, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var o models.Outcome
+	if err := json.Unmarshal(res.Body, &o); err != nil {
+		tb.Fatal(err)
+	}
+	return o
+}
+
 func forceCtx(forceID int64, role models.Role, username string) context.Context {
 	return models.WithActor(context.Background(), models.Actor{UserID: 99, Username: username, Role: role, ForceID: forceID})
 }

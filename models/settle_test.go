@@ -43,13 +43,7 @@ func TestUnsettledEventsCountOnce(t *testing.T) {
 		for i := range 5 {
 			in := models.OutcomeInput{ShiftID: w.Shift.ID, OccurredAt: at(3+i, 10), Measure: models.MeasureHGVsStopped, Count: int64(i + 1),
 				Indicators: models.JSONList[models.Indicator]{models.Indicators[i]}}
-			res, err := s.RecordOutcome(ctx, w.Op.ID, in, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var o models.Outcome
-			_ = json.Unmarshal(res.Body, &o)
-			ids = append(ids, o.ID)
+			ids = append(ids, mustRecord(t, ctx, s, w.Op.ID, in).ID)
 		}
 		o, err := s.GetOutcome(ctx, ids[0])
 		if err != nil {

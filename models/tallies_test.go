@@ -56,13 +56,7 @@ func TestTalliesMatchTheDatabase(t *testing.T) {
 				if rng.IntN(2) == 0 {
 					in.Indicators = models.JSONList[models.Indicator]{models.Indicators[rng.IntN(len(models.Indicators))]}
 				}
-				res, err := s.RecordOutcome(ctx, w.Op.ID, in, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var o models.Outcome
-				_ = json.Unmarshal(res.Body, &o)
-				ids = append(ids, o.ID)
+				ids = append(ids, mustRecord(t, ctx, s, w.Op.ID, in).ID)
 			}
 			evs, err := s.EventsAfter(ctx, tallies.AsOf(), 0, 10000)
 			if err != nil {
