@@ -103,12 +103,11 @@ func (s *Store) write(ctx context.Context, fn func(t *tx) error) error {
 	return nil
 }
 
-// writeOne is write for a change that only inserts: on Postgres fn reads outside any
+// writeOne is write for a change that only inserts. On Postgres fn reads outside any
 // transaction and queues its rows, and one statement writes them all, atomically and with its
-// own commit, in a single round trip instead of BEGIN, one per row and COMMIT; concurrent
-// writes share that statement (combine.go). fn's reads are
-// as current as a read-committed transaction's would be; foreign keys still hold. On SQLite it
-// is write.
+// own commit: a single round trip instead of BEGIN, one per row and COMMIT, shared by concurrent
+// writes (combine.go). fn's reads are as current as a read-committed transaction's would be;
+// foreign keys still hold. On SQLite it is write.
 func (s *Store) writeOne(ctx context.Context, fn func(t *tx) error) error {
 	if s.dialect != "postgres" {
 		return s.write(ctx, fn)
