@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -67,6 +66,7 @@ type liveClient struct {
 	failed     int   // reconnect attempts that failed and were retried
 	firstFail  string
 	resets     int
+	garbled    int            // messages that were not JSON objects or arrays of them
 	closes     map[string]int // closes the client did not ask for, by close code
 	firstClose string
 	stormed    bool          // the storm closed this client
@@ -322,49 +322,46 @@ func (lc *liveConn) closeByUs(code int) {
 	<-lc.closed
 }
 
-type liveMessage struct {
-	ID   int64  `json:"id"`
-	Type string `json:"type"`
-	Data struct {
-		ID int64 `json:"id"`
-	} `json:"data"`
-}
+// readBuffers hold one message while it is scanned: a client needs one only while it reads.
+var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // read records every outcome.created the connection delivers, stamped on arrival, and the
-// newest event id, until the connection ends.
+// newest event id, until the connection ends. A message it cannot scan is counted as noise and
+// otherwise ignored, as a dashboard would.
 func (c *liveClient) read(lc *liveConn) {
 	defer close(lc.closed)
 	readyOnce := sync.Once{}
+	var now time.Time
+	record := func(id int64, typ []byte, dataID int64) {
+		c.last = max(c.last, id)
+		switch string(typ) {
+		case "ready":
+			readyOnce.Do(func() { lc.readyAt = now; close(lc.ready) })
+		case "reset":
+			c.resets++ // since was outside the retained log: what it missed is not replayed
+		case "outcome.created":
+			c.got = append(c.got, receipt{event: id, id: dataID, at: now})
+		}
+	}
 	for {
-		_, raw, err := lc.conn.ReadMessage()
-		now := time.Now()
+		_, r, err := lc.conn.NextReader()
+		now = time.Now()
+		if err == nil {
+			buf := readBuffers.Get().(*bytes.Buffer)
+			buf.Reset()
+			if _, err = buf.ReadFrom(r); err == nil {
+				c.mu.Lock()
+				if scanMessages(buf.Bytes(), record) != nil {
+					c.garbled++
+				}
+				c.mu.Unlock()
+			}
+			readBuffers.Put(buf)
+		}
 		if err != nil {
 			lc.closeErr = err
 			_ = lc.conn.Close()
 			return
 		}
-		var msgs []liveMessage
-		raw = bytes.TrimSpace(raw)
-		if len(raw) > 0 && raw[0] == '[' {
-			_ = json.Unmarshal(raw, &msgs)
-		} else {
-			var m liveMessage
-			if json.Unmarshal(raw, &m) == nil {
-				msgs = append(msgs, m)
-			}
-		}
-		c.mu.Lock()
-		for _, m := range msgs {
-			c.last = max(c.last, m.ID)
-			switch m.Type {
-			case "ready":
-				readyOnce.Do(func() { lc.readyAt = now; close(lc.ready) })
-			case "reset":
-				c.resets++ // since was outside the retained log: what it missed is not replayed
-			case "outcome.created":
-				c.got = append(c.got, receipt{event: m.ID, id: m.Data.ID, at: now})
-			}
-		}
-		c.mu.Unlock()
 	}
 }

@@ -171,8 +171,8 @@ func (s *testServer) mustDeliverAll(tb testing.TB, storedBefore int, res *Result
 			tb.Errorf("client %d got %d of %d events", i, n, res.Writes)
 		}
 	}
-	if res.Lost != 0 || res.Duplicated != 0 {
-		tb.Errorf("lost %d, duplicated %d", res.Lost, res.Duplicated)
+	if res.Lost != 0 || res.Duplicated != 0 || res.Garbled != 0 {
+		tb.Errorf("lost %d, duplicated %d, garbled %d", res.Lost, res.Duplicated, res.Garbled)
 	}
 	if got, want := res.E2E.N, res.Writes*clients; got != want {
 		tb.Errorf("e2e samples %d, want %d", got, want)

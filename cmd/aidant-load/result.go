@@ -45,6 +45,8 @@ type Result struct {
 	FirstReconnectError string `json:"first_reconnect_error,omitempty"`
 	// Resets counts reset messages: a resume point the server could not replay from.
 	Resets int `json:"resets"`
+	// Garbled counts messages that were not a JSON object or an array of objects.
+	Garbled int `json:"garbled"`
 	// ClientsDown counts clients without a ready connection when the run ended.
 	ClientsDown        int           `json:"clients_down"`
 	Storm              *StormReport  `json:"storm,omitempty"`
@@ -237,7 +239,7 @@ func (r *Result) WriteTable(w io.Writer) {
 	}{{"HTTP POST", r.HTTP}, {"POST→delivery", r.E2E}, {"POST→last client", r.LastClient}} {
 		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%d\n", row.name, row.s.P50, row.s.P90, row.s.P99, row.s.Max, row.s.N)
 	}
-	fmt.Fprintf(tw, "deliveries\texpected %d, delivered %d, lost %d, duplicated %d\n", r.Expected, r.Delivered, r.Lost, r.Duplicated)
+	fmt.Fprintf(tw, "deliveries\texpected %d, delivered %d, lost %d, duplicated %d, garbled messages %d\n", r.Expected, r.Delivered, r.Lost, r.Duplicated, r.Garbled)
 	fmt.Fprintf(tw, "reconnects\t%d (%d failed attempts), %d resets, %d closed by the server or network%s, %d down at the end\n",
 		r.Reconnects, r.ReconnectFailures, r.Resets, r.ServerCloses, closeCodes(r.ServerCloseCodes), r.ClientsDown)
 	if r.FirstCloseError != "" {

@@ -216,6 +216,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 			res.FirstReconnectError = c.firstFail
 		}
 		res.Resets += c.resets
+		res.Garbled += c.garbled
 		for code, n := range c.closes {
 			res.ServerCloses += n
 			res.ServerCloseCodes[code] += n
