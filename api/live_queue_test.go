@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -77,18 +78,19 @@ func TestLiveQueueGrowsOnDemandUpToTheCap(t *testing.T) {
 	}
 	f := newFrame(1, Message{ID: 1, Type: "test"})
 	for i := range clientQueue {
-		if !c.push(f) {
+		if ok, _ := c.push(f, false); !ok {
 			t.Fatalf("push %d of %d refused", i+1, clientQueue)
 		}
 	}
-	if c.push(f) {
+	if ok, _ := c.push(f, false); ok {
 		t.Fatalf("push %d accepted; the cap is %d", clientQueue+1, clientQueue)
 	}
-	batch, _, _, _ := c.take()
+	w, _ := c.take()
+	batch := w.batch
 	if got, want := len(batch), clientQueue; got != want {
 		t.Fatalf("took %d, want %d", got, want)
 	}
-	if c.push(f) {
+	if ok, _ := c.push(f, false); ok {
 		t.Error("a push was accepted while the taken batch was still unwritten: the cap must count it")
 	}
 	c.written(batch)
@@ -96,19 +98,19 @@ func TestLiveQueueGrowsOnDemandUpToTheCap(t *testing.T) {
 		t.Errorf("after a burst of %d the client keeps a queue of %d", clientQueue, cap(c.queue))
 	}
 	for range 3 {
-		if !c.push(f) {
+		if ok, _ := c.push(f, false); !ok {
 			t.Fatal("push refused after the backlog was written")
 		}
 	}
-	batch, _, _, _ = c.take()
-	c.written(batch)
+	w, _ = c.take()
+	c.written(w.batch)
 	if got := cap(c.queue); got == 0 || got > keptQueue {
 		t.Errorf("after a burst of 3 the client keeps a queue of %d, want 1..%d", got, keptQueue)
 	}
 	if c.backlog != 0 {
 		t.Errorf("backlog %d after everything was written", c.backlog)
 	}
-	if _, _, _, more := c.take(); more || c.writing {
+	if _, more := c.take(); more || c.writing {
 		t.Error("the writer was not told to exit with nothing queued")
 	}
 	if cap(c.queue) == 0 {
@@ -116,7 +118,16 @@ func TestLiveQueueGrowsOnDemandUpToTheCap(t *testing.T) {
 	}
 }
 
+// TestLiveQueueDropsANonReaderWith4000 feeds a client that reads nothing until its socket and
+// queue are full, through a writer goroutine and through the pump's writes that never wait
+// (inline), which then meet a full socket and leave frames half written for a goroutine to end.
 func TestLiveQueueDropsANonReaderWith4000(t *testing.T) {
+	for _, inline := range []bool{false, true} {
+		t.Run(fmt.Sprint("inline=", inline), func(t *testing.T) { testDropsANonReader(t, inline) })
+	}
+}
+
+func testDropsANonReader(t *testing.T, inline bool) {
 	defer verifyNoLeaks(t)()
 	h := mustQueueHub(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -149,9 +160,12 @@ func TestLiveQueueDropsANonReaderWith4000(t *testing.T) {
 		}
 		f := newFrame(fed, Message{ID: fed, Type: "test", Data: pad})
 		h.mu.Lock()
-		h.send(c, f)
+		owned := h.send(c, f, inline)
 		_, connected := h.clients[c]
 		h.mu.Unlock()
+		if owned {
+			h.writeNow(c)
+		}
 		dropped = !connected
 	}
 	t.Logf("dropped at message %d", fed)
@@ -210,7 +224,7 @@ func TestLiveQueueBurstIsCoalescedInOrder(t *testing.T) {
 				v = []Message{{ID: id, Type: "first", Data: pad}, {ID: id, Type: "second", Data: pad}}
 			}
 			h.mu.Lock()
-			h.send(c, newFrame(id, v))
+			h.send(c, newFrame(id, v), false)
 			h.mu.Unlock()
 		}
 		go h.readPump(c)
@@ -355,7 +369,7 @@ func TestLiveIdleClientKeepsOnlyItsReader(t *testing.T) {
 	// A message starts a writer for each client, which exits once the message is written.
 	h.mu.Lock()
 	for c := range h.clients {
-		h.send(c, newFrame(1, Message{ID: 1, Type: "test"}))
+		h.send(c, newFrame(1, Message{ID: 1, Type: "test"}), false)
 	}
 	h.mu.Unlock()
 	for _, conn := range conns {
@@ -382,17 +396,25 @@ func TestLiveIdleClientKeepsOnlyItsReader(t *testing.T) {
 	h.closeAll()
 }
 
+// runHubWithClient runs h and connects one client to it. stop stops the hub and waits for it;
+// end does that if it is still to do, and closes the client and the server: defer it.
+func runHubWithClient(t *testing.T, h *Hub) (stop, end func(), conn *websocket.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	hubDone := make(chan struct{})
+	go func() { defer close(hubDone); h.Run(ctx) }()
+	srv := newLiveServer(h)
+	conn = mustDialWS(t, srv)
+	stop = sync.OnceFunc(func() { cancel(); <-hubDone })
+	return stop, func() { stop(); conn.Close(); srv.Close() }, conn
+}
+
 func TestLivePingsReachAnIdleClient(t *testing.T) {
 	defer verifyNoLeaks(t)()
 	h := mustQueueHub(t)
 	h.pingPeriod = 20 * time.Millisecond
-	ctx, stop := context.WithCancel(context.Background())
-	hubDone := make(chan struct{})
-	go func() { defer close(hubDone); h.Run(ctx) }()
-	srv := newLiveServer(h)
-	defer srv.Close()
-	conn := mustDialWS(t, srv)
-	defer conn.Close()
+	stop, end, conn := runHubWithClient(t, h)
+	defer end()
 	pings := make(chan struct{}, 100)
 	conn.SetPingHandler(func(data string) error {
 		pings <- struct{}{}
@@ -417,11 +439,87 @@ func TestLivePingsReachAnIdleClient(t *testing.T) {
 		}
 	}
 	stop()
-	<-hubDone
 	var ce *websocket.CloseError
 	if err := <-closed; !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
 		t.Errorf("at shutdown the client read %v, want close 1001", err)
 	}
+}
+
+// TestLiveAnswersAClientsPingAndClose checks that the writer, not the reader, answers what a
+// client sends: a ping gets a pong with its data, between frames the pump writes on the socket
+// directly, and a close gets a close back.
+func TestLiveAnswersAClientsPingAndClose(t *testing.T) {
+	defer verifyNoLeaks(t)()
+	h := mustQueueHub(t)
+	stop, end, conn := runHubWithClient(t, h)
+	defer end()
+	if msgs, _, err := readMessages(conn); err != nil || msgs[0].Type != "ready" {
+		t.Fatalf("first frame %v (%v), want ready", msgs, err)
+	}
+	pongs := make(chan string, 10)
+	conn.SetPongHandler(func(data string) error { pongs <- data; return nil })
+	var c *liveClient
+	h.mu.Lock()
+	for cl := range h.clients {
+		c = cl
+	}
+	h.mu.Unlock()
+	msgs := make(chan []Message, 100)
+	closed := make(chan error, 1)
+	go func() {
+		for {
+			m, _, err := readMessages(conn)
+			if err != nil {
+				closed <- err
+				return
+			}
+			msgs <- m
+		}
+	}()
+	for i := int64(1); i <= 3; i++ {
+		h.mu.Lock()
+		owned := h.send(c, newFrame(i, Message{ID: i, Type: "test"}), true)
+		h.mu.Unlock()
+		if !owned {
+			t.Fatalf("frame %d: the idle client's writer role was not handed to the pump", i)
+		}
+		h.writeNow(c)
+		data := fmt.Sprint("ping ", i)
+		if err := conn.WriteControl(websocket.PingMessage, []byte(data), time.Now().Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got := <-pongs:
+			if got != data {
+				t.Errorf("pong %q, want %q", got, data)
+			}
+		case err := <-closed:
+			t.Fatalf("closed before pong %d: %v", i, err)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no pong %d within 5s", i)
+		}
+		select {
+		case m := <-msgs:
+			if len(m) != 1 || m[0].ID != i {
+				t.Fatalf("frame %v, want message %d", m, i)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("message %d never arrived", i)
+		}
+	}
+	if err := conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	var ce *websocket.CloseError
+	select {
+	case err := <-closed:
+		if !errors.As(err, &ce) || ce.Code != websocket.CloseNormalClosure {
+			t.Errorf("after the client's close it read %v, want close 1000", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client's close was not answered")
+	}
+	stop()
 }
 
 func TestLiveBurstAfterIdlenessArrivesInOrder(t *testing.T) {
@@ -452,7 +550,7 @@ func TestLiveBurstAfterIdlenessArrivesInOrder(t *testing.T) {
 			for i := range 400 {
 				id++
 				h.mu.Lock()
-				h.send(c, newFrame(id, Message{ID: id, Type: "test", Data: pad}))
+				h.send(c, newFrame(id, Message{ID: id, Type: "test", Data: pad}), false)
 				h.mu.Unlock()
 				if i%50 == round {
 					time.Sleep(time.Millisecond)
@@ -477,4 +575,51 @@ func TestLiveBurstAfterIdlenessArrivesInOrder(t *testing.T) {
 	if _, _, err := conn.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseGoingAway) {
 		t.Errorf("at shutdown the client read %v, want close 1001", err)
 	}
+}
+
+// TestLiveFrameLengths writes frames whose payloads need each of the websocket header's three
+// length forms, through the pump's direct write and through a writer goroutine, and checks the
+// client reads each payload whole.
+func TestLiveFrameLengths(t *testing.T) {
+	defer verifyNoLeaks(t)()
+	h := mustQueueHub(t)
+	stop, end, conn := runHubWithClient(t, h)
+	defer end()
+	if msgs, _, err := readMessages(conn); err != nil || msgs[0].Type != "ready" {
+		t.Fatalf("first frame %v (%v), want ready", msgs, err)
+	}
+	var c *liveClient
+	h.mu.Lock()
+	for cl := range h.clients {
+		c = cl
+	}
+	h.mu.Unlock()
+	id := int64(0)
+	for _, n := range []int{125, 126, 127, 0xffff, 0x10000, 70_000} {
+		for _, inline := range []bool{true, false} {
+			id++
+			// The JSON around the data takes a few bytes; pad the data to reach each length.
+			overhead := len(newFrame(id, Message{ID: id, Type: "t", Data: json.RawMessage(`""`)}).json)
+			pad, _ := json.Marshal(strings.Repeat("z", n-overhead))
+			f := newFrame(id, Message{ID: id, Type: "t", Data: pad})
+			if len(f.json) != n {
+				t.Fatalf("payload %d bytes, want %d", len(f.json), n)
+			}
+			h.mu.Lock()
+			owned := h.send(c, f, inline)
+			h.mu.Unlock()
+			if owned {
+				h.writeNow(c)
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			typ, raw, err := conn.ReadMessage()
+			if err != nil {
+				t.Fatalf("%d bytes (inline %v): %v", n, inline, err)
+			}
+			if typ != websocket.TextMessage || string(raw) != string(f.json) {
+				t.Fatalf("%d bytes (inline %v): read %d bytes of type %d", n, inline, len(raw), typ)
+			}
+		}
+	}
+	stop()
 }

@@ -18,6 +18,7 @@ type metrics struct {
 	requests       *prometheus.HistogramVec
 	liveClients    prometheus.Gauge
 	eventsSent     prometheus.Counter
+	framesWritten  prometheus.Counter
 	eventsDropped  prometheus.Counter
 	slowDropped    prometheus.Counter
 	outboxLag      prometheus.Gauge
@@ -34,13 +35,14 @@ func newMetrics(pool func() sql.DBStats) *metrics {
 		}, []string{"method", "route", "status"}),
 		liveClients:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "aidant_live_clients", Help: "Websocket clients connected."}),
 		eventsSent:     prometheus.NewCounter(prometheus.CounterOpts{Name: "aidant_live_events_sent_total", Help: "Event messages queued to live clients."}),
+		framesWritten:  prometheus.NewCounter(prometheus.CounterOpts{Name: "aidant_live_frames_written_total", Help: "Websocket messages written to live clients; fewer than the events sent when several share a frame."}),
 		eventsDropped:  prometheus.NewCounter(prometheus.CounterOpts{Name: "aidant_live_events_dropped_total", Help: "Event messages not delivered because the client was dropped as slow."}),
 		slowDropped:    prometheus.NewCounter(prometheus.CounterOpts{Name: "aidant_live_clients_dropped_slow_total", Help: "Live clients closed because they fell behind."}),
 		outboxLag:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "aidant_live_outbox_lag_events", Help: "Newest committed event id minus newest delivered."}),
 		loginFailures:  prometheus.NewCounter(prometheus.CounterOpts{Name: "aidant_login_failures_total", Help: "Failed or refused logins."}),
 		idempotentHits: prometheus.NewCounter(prometheus.CounterOpts{Name: "aidant_idempotent_replays_total", Help: "Outcome POSTs answered from an earlier request with the same Idempotency-Key."}),
 	}
-	m.registry.MustRegister(m.requests, m.liveClients, m.eventsSent, m.eventsDropped, m.slowDropped, m.outboxLag, m.loginFailures, m.idempotentHits,
+	m.registry.MustRegister(m.requests, m.liveClients, m.eventsSent, m.framesWritten, m.eventsDropped, m.slowDropped, m.outboxLag, m.loginFailures, m.idempotentHits,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for name, help := range map[string]string{"open": "Open database connections.", "in_use": "Database connections in use.", "idle": "Idle database connections.", "wait_count": "Waits for a free database connection, in all."} {
 		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "aidant_db_pool_" + name, Help: help}, func() float64 {
