@@ -55,7 +55,9 @@ func newestEventID(db *gorm.DB) (int64, error) {
 // EventBounds returns the oldest and newest stored event ids (0, 0 when there are none).
 func (s *Store) EventBounds(ctx context.Context) (oldest, newest int64, err error) {
 	var row struct{ Oldest, Newest *int64 }
-	if err := s.db.WithContext(ctx).Raw("SELECT MIN(id) AS oldest, MAX(id) AS newest FROM events").Scan(&row).Error; err != nil {
+	// One subquery each: SQLite reads MIN or MAX alone from the index, but both in one SELECT by
+	// scanning every event.
+	if err := s.db.WithContext(ctx).Raw("SELECT (SELECT MIN(id) FROM events) AS oldest, (SELECT MAX(id) FROM events) AS newest").Scan(&row).Error; err != nil {
 		return 0, 0, translate(err)
 	}
 	if row.Oldest != nil {
