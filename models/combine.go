@@ -3,13 +3,16 @@ package models
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // maxCombined bounds how many writes share one statement (about 43 parameters each, far
-// below Postgres's 65,535).
+// below Postgres's 65,535) or one SQLite transaction.
 const maxCombined = 64
 
 // combiner lets concurrent writeOne calls on Postgres share one statement: each write's rows
@@ -18,6 +21,10 @@ const maxCombined = 64
 // that finds no leader leads at once, so a lone write waits for nobody. When a shared statement
 // fails, each write in it is retried alone, so one write's error (a reused idempotency key) is
 // its own and the others still land.
+//
+// On SQLite every write is combined: the leader runs each queued write in one transaction, each
+// in a savepoint of its own, so the file's single writer commits once for many writes, and a
+// write that fails is rolled back to its savepoint alone.
 type combiner struct {
 	mu      sync.Mutex
 	queue   []*combined
@@ -32,6 +39,8 @@ type combiner struct {
 // combined is one write waiting in the combiner.
 type combined struct {
 	t *tx
+	// fn, on SQLite, is the write itself, run in the batch's transaction.
+	fn func(*tx) error
 	// wake receives once: either the write's result is in err, or (lead set) it is to lead.
 	wake chan struct{}
 	lead bool
@@ -52,13 +61,17 @@ func (s *Store) writeBatch(ctx context.Context, batch []*combined) {
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	db := s.db.WithContext(bctx)
-	ts := make([]*tx, len(batch))
-	for i, w := range batch {
-		ts[i] = w.t
-	}
 	s.combiner.statements.Add(1)
 	if s.combiner.inBatch != nil {
 		s.combiner.inBatch()
+	}
+	if s.dialect == "sqlite" {
+		s.writeBatchSQLite(db, batch)
+		return
+	}
+	ts := make([]*tx, len(batch))
+	for i, w := range batch {
+		ts[i] = w.t
 	}
 	if err := flushRows(db, ts); err != nil {
 		for _, w := range batch {
@@ -71,10 +84,57 @@ func (s *Store) writeBatch(ctx context.Context, batch []*combined) {
 	}
 }
 
-// combine writes t's rows, alone or with the writes queued beside it.
-func (s *Store) combine(ctx context.Context, t *tx) error {
+// writeBatchSQLite runs a batch's writes in one transaction, each in a savepoint of its own that
+// its failure rolls back, and commits once. If the commit fails, every write in it fails.
+func (s *Store) writeBatchSQLite(db *gorm.DB, batch []*combined) {
+	s.sqliteTx.Lock()
+	defer s.sqliteTx.Unlock()
+	err := db.Transaction(func(gtx *gorm.DB) error {
+		for i, w := range batch {
+			if len(batch) == 1 {
+				w.t.DB = gtx.WithContext(w.t.ctx)
+				return runWrite(w)
+			}
+			sp := "w" + strconv.Itoa(i)
+			if err := gtx.SavePoint(sp).Error; err != nil {
+				return err
+			}
+			w.t.DB = gtx.WithContext(w.t.ctx)
+			if w.err = runWrite(w); w.err != nil {
+				if err := gtx.RollbackTo(sp).Error; err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		for _, w := range batch {
+			if w.err == nil {
+				w.err = err
+			}
+		}
+	}
+}
+
+// runWrite runs one write of a SQLite batch and writes what it queued; a panic is its error.
+func runWrite(w *combined) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &Error{Code: EInternal, Message: "the write failed", Err: fmt.Errorf("panic: %v", r)}
+		}
+	}()
+	if err := w.fn(w.t); err != nil {
+		return err
+	}
+	return w.t.flushSQLite()
+}
+
+// combine writes t's rows, alone or with the writes queued beside it; on SQLite it runs fn,
+// the write itself, in the batch's transaction.
+func (s *Store) combine(ctx context.Context, t *tx, fn func(*tx) error) error {
 	c := &s.combiner
-	me := &combined{t: t, wake: make(chan struct{}, 1)}
+	me := &combined{t: t, fn: fn, wake: make(chan struct{}, 1)}
 	c.mu.Lock()
 	c.queue = append(c.queue, me)
 	if c.leading {

@@ -171,11 +171,11 @@ func eventVisible(ctx context.Context, s *models.Store, after, outcomeID int64) 
 }
 
 // TestConcurrentOutcomesShareOneStatement holds the first writer until ten more have queued:
-// all eleven must go in one statement, and the two whose keys clash within it must still get
-// their own answers (the twin its first response, the other body a refusal) while the rest
-// land.
+// all eleven must go in one statement (on SQLite, one transaction), and the two whose keys clash
+// within it must still get their own answers (the twin its first response, the other body a
+// refusal) while the rest land.
 func TestConcurrentOutcomesShareOneStatement(t *testing.T) {
-	postgresOnly(t, func(t *testing.T, s *models.Store) {
+	eachDialect(t, func(t *testing.T, s *models.Store) {
 		ctx := storetest.Ctx()
 		w := mustWeek(t, s, "NTH")
 		_, first, err := s.EventBounds(ctx)
@@ -259,7 +259,7 @@ func TestConcurrentOutcomesShareOneStatement(t *testing.T) {
 // TestCombinerSurvivesAPanic: a panic while writing a batch fails that write with an internal
 // error, and the next write still goes through (the lead was handed back).
 func TestCombinerSurvivesAPanic(t *testing.T) {
-	postgresOnly(t, func(t *testing.T, s *models.Store) {
+	eachDialect(t, func(t *testing.T, s *models.Store) {
 		ctx := storetest.Ctx()
 		w := mustWeek(t, s, "NTH")
 		in := models.OutcomeInput{ShiftID: w.Shift.ID, OccurredAt: at(4, 10), Measure: models.MeasureDriversEngaged, Count: 1}

@@ -75,26 +75,27 @@ func (t *tx) touch(shiftID int64) {
 
 // write runs fn in a transaction, then writes the audit rows, idempotency record and events fn
 // queued, then commits, then settles (settle.go) and tells OnCommit listeners. Nothing is
-// announced that was rolled back.
+// announced that was rolled back. On SQLite the transaction is shared with the writes queued
+// beside this one, each in a savepoint of its own (combine.go).
 func (s *Store) write(ctx context.Context, fn func(t *tx) error) error {
 	a, err := actor(ctx)
 	if err != nil {
 		return err
 	}
-	if s.dialect == "sqlite" {
-		s.sqliteTx.Lock()
-		defer s.sqliteTx.Unlock()
-	}
 	t := &tx{ctx: ctx, actor: a, now: s.now()}
+	if s.dialect == "sqlite" {
+		if err := s.combine(ctx, t, fn); err != nil {
+			return translate(err)
+		}
+		s.settleWrite(ctx, t)
+		return nil
+	}
 	err = s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
 		t.DB = gtx
 		if err := fn(t); err != nil {
 			return err
 		}
-		if s.dialect == "postgres" {
-			return t.flushPostgres()
-		}
-		return t.flushSQLite()
+		return t.flushPostgres()
 	})
 	if err != nil {
 		return translate(err)
@@ -120,7 +121,7 @@ func (s *Store) writeOne(ctx context.Context, fn func(t *tx) error) error {
 	if err := fn(t); err != nil {
 		return translate(err)
 	}
-	if err := s.combine(ctx, t); err != nil {
+	if err := s.combine(ctx, t, nil); err != nil {
 		return translate(err)
 	}
 	s.settleWrite(ctx, t)
