@@ -396,6 +396,27 @@ func TestLiveIdleClientKeepsOnlyItsReader(t *testing.T) {
 	h.closeAll()
 }
 
+// idleClient returns h's only client once its first writer has greeted it and gone, so that
+// the next frame finds no writer running.
+func idleClient(t *testing.T, h *Hub) *liveClient {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		h.mu.Lock()
+		for c := range h.clients {
+			c.mu.Lock()
+			idle := !c.writing
+			c.mu.Unlock()
+			if idle {
+				h.mu.Unlock()
+				return c
+			}
+		}
+		h.mu.Unlock()
+	}
+	t.Fatal("no idle client within 5s")
+	return nil
+}
+
 // runHubWithClient runs h and connects one client to it. stop stops the hub and waits for it;
 // end does that if it is still to do, and closes the client and the server: defer it.
 func runHubWithClient(t *testing.T, h *Hub) (stop, end func(), conn *websocket.Conn) {
@@ -458,12 +479,7 @@ func TestLiveAnswersAClientsPingAndClose(t *testing.T) {
 	}
 	pongs := make(chan string, 10)
 	conn.SetPongHandler(func(data string) error { pongs <- data; return nil })
-	var c *liveClient
-	h.mu.Lock()
-	for cl := range h.clients {
-		c = cl
-	}
-	h.mu.Unlock()
+	c := idleClient(t, h)
 	msgs := make(chan []Message, 100)
 	closed := make(chan error, 1)
 	go func() {
@@ -530,12 +546,7 @@ func TestLiveBurstAfterIdlenessArrivesInOrder(t *testing.T) {
 	conn := mustDialWS(t, srv)
 	defer conn.Close()
 	mustReady(t, conn)
-	var c *liveClient
-	h.mu.Lock()
-	for cl := range h.clients {
-		c = cl
-	}
-	h.mu.Unlock()
+	c := idleClient(t, h)
 
 	// Each round starts from an idle client. The messages are pushed one at a time, some with a
 	// pause, so writers exit and restart in the middle of a round too.
@@ -588,12 +599,7 @@ func TestLiveFrameLengths(t *testing.T) {
 	if msgs, _, err := readMessages(conn); err != nil || msgs[0].Type != "ready" {
 		t.Fatalf("first frame %v (%v), want ready", msgs, err)
 	}
-	var c *liveClient
-	h.mu.Lock()
-	for cl := range h.clients {
-		c = cl
-	}
-	h.mu.Unlock()
+	c := idleClient(t, h)
 	id := int64(0)
 	for _, n := range []int{125, 126, 127, 0xffff, 0x10000, 70_000} {
 		for _, inline := range []bool{true, false} {
