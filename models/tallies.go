@@ -17,10 +17,10 @@ import (
 type Tallies struct {
 	mu         sync.RWMutex
 	asOf       int64
-	cells      map[int64]map[tallyKey]*tallyCell // per operation, so one operation's summary reads only its own
-	national   map[nationalKey]*tallyCell        // the same totals summed over operations and locations
-	indicators map[int64]map[Indicator]int64     // per operation
-	zones      map[int64]*time.Location          // per operation, to place an outcome on its day
+	cells      map[int64]map[tallyKey]*tallyCell     // per operation, so one operation's summary reads only its own
+	national   map[string]map[nationalKey]*tallyCell // per day: the same totals summed over operations and locations
+	indicators map[int64]map[Indicator]int64         // per operation
+	zones      map[int64]*time.Location              // per operation, to place an outcome on its day
 }
 
 type tallyKey struct {
@@ -32,7 +32,6 @@ type tallyKey struct {
 
 type nationalKey struct {
 	ForceID int64
-	Day     string
 	Measure Measure
 }
 
@@ -90,7 +89,7 @@ func (f tallyFilter) where(db *gorm.DB, events bool) *gorm.DB {
 // they include. Events committed in db's snapshot but not yet numbered (settle.go) are taken back
 // out, since they will be applied when they arrive.
 func (s *Store) loadTallies(db *gorm.DB, f tallyFilter) (*Tallies, error) {
-	t := &Tallies{cells: map[int64]map[tallyKey]*tallyCell{}, national: map[nationalKey]*tallyCell{}, indicators: map[int64]map[Indicator]int64{}, zones: map[int64]*time.Location{}}
+	t := &Tallies{cells: map[int64]map[tallyKey]*tallyCell{}, national: map[string]map[nationalKey]*tallyCell{}, indicators: map[int64]map[Indicator]int64{}, zones: map[int64]*time.Location{}}
 	var err error
 	if t.asOf, err = newestEventID(db); err != nil {
 		return nil, err
@@ -223,7 +222,12 @@ func (t *Tallies) add(k tallyKey, total, n int64, at time.Time) {
 		t.cells[k.OperationID] = op
 	}
 	addCell(op, k, total, n, at)
-	addCell(t.national, nationalKey{k.ForceID, k.Day, k.Measure}, total, n, at)
+	day := t.national[k.Day]
+	if day == nil {
+		day = map[nationalKey]*tallyCell{}
+		t.national[k.Day] = day
+	}
+	addCell(day, nationalKey{k.ForceID, k.Measure}, total, n, at)
 }
 
 func addCell[K comparable](m map[K]*tallyCell, k K, total, n int64, at time.Time) {
@@ -271,15 +275,16 @@ func (t *Tallies) operationRows(op int64) ([]tallyRow, map[Indicator]int64, int6
 	return rows, inds, t.asOf
 }
 
-// nationalRows returns every force's totals per day and measure between two days.
+// nationalRows returns every force's totals per day and measure between two days. It reads
+// only those days' cells, however many days the tallies hold.
 func (t *Tallies) nationalRows(from, to Date) ([]nationalRow, int64) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	lo, hi := from.String(), to.String()
-	rows := make([]nationalRow, 0, len(t.national))
-	for k, c := range t.national {
-		if k.Day >= lo && k.Day <= hi {
-			rows = append(rows, nationalRow{ForceID: k.ForceID, Day: k.Day, Measure: k.Measure, Total: c.Total, N: c.N, Last: c.Last})
+	var rows []nationalRow
+	for d := from; !d.After(to.Time); d = d.AddDays(1) {
+		day := d.String()
+		for k, c := range t.national[day] {
+			rows = append(rows, nationalRow{ForceID: k.ForceID, Day: day, Measure: k.Measure, Total: c.Total, N: c.N, Last: c.Last})
 		}
 	}
 	return rows, t.asOf
