@@ -69,16 +69,23 @@ func (s *Store) NationalSummary(ctx context.Context, f NationalFilter) (*Nationa
 	if f.To.Sub(f.From.Time) > 366*24*time.Hour {
 		return nil, &Error{Code: EInvalid, Message: "the range is too long", Fields: []FieldError{{Field: "to", Message: "must be within a year of from"}}}
 	}
+	if t := s.runningTallies(); t != nil {
+		return s.nationalSummary(ctx, s.db.WithContext(ctx), f, t)
+	}
 	var ns *NationalSummary
 	err := s.snapshot(ctx, func(db *gorm.DB) error {
 		var err error
-		ns, err = s.nationalSummary(ctx, db, f)
+		ns, err = s.nationalSummary(ctx, db, f, nil)
 		return err
 	})
 	return ns, err
 }
 
-func (s *Store) nationalSummary(ctx context.Context, db *gorm.DB, f NationalFilter) (*NationalSummary, error) {
+// nationalSummary assembles the summary from t, the running tallies, or without them from
+// tallies read through db, which must then be a snapshot. With t the database is read only for
+// the forces and their operations: a snapshot would cost two more round trips and make those
+// agree no better with the tallies in memory.
+func (s *Store) nationalSummary(ctx context.Context, db *gorm.DB, f NationalFilter, t *Tallies) (*NationalSummary, error) {
 	q, a, err := s.scope(ctx, db, "id")
 	if err != nil {
 		return nil, err
@@ -98,7 +105,6 @@ func (s *Store) nationalSummary(ctx context.Context, db *gorm.DB, f NationalFilt
 	if err != nil {
 		return nil, translate(err)
 	}
-	t := s.runningTallies()
 	if t == nil {
 		if t, err = s.loadTallies(db, tallyFilter{ForceID: a.ForceID, From: f.From.String(), To: f.To.String()}); err != nil {
 			return nil, translate(err)

@@ -61,16 +61,21 @@ type tallyRow struct {
 
 // OperationSummary returns the operation's return. ENotFound when out of scope.
 func (s *Store) OperationSummary(ctx context.Context, operationID int64) (*OperationSummary, error) {
+	if t := s.runningTallies(); t != nil {
+		return s.operationSummary(ctx, s.db.WithContext(ctx), operationID, t)
+	}
 	var sum *OperationSummary
 	err := s.snapshot(ctx, func(db *gorm.DB) error {
 		var err error
-		sum, err = s.operationSummary(ctx, db, operationID)
+		sum, err = s.operationSummary(ctx, db, operationID, nil)
 		return err
 	})
 	return sum, err
 }
 
-func (s *Store) operationSummary(ctx context.Context, db *gorm.DB, operationID int64) (*OperationSummary, error) {
+// operationSummary assembles the return from t, the running tallies, or without them from
+// tallies read through db, which must then be a snapshot (as nationalSummary).
+func (s *Store) operationSummary(ctx context.Context, db *gorm.DB, operationID int64, t *Tallies) (*OperationSummary, error) {
 	op, err := get[Operation](ctx, s, db, "force_id", operationID, "operation")
 	if err != nil {
 		return nil, err
@@ -83,7 +88,6 @@ func (s *Store) operationSummary(ctx context.Context, db *gorm.DB, operationID i
 	if err := q.Where("operation_id = ?", operationID).Order("id").Find(&locs).Error; err != nil {
 		return nil, err
 	}
-	t := s.runningTallies()
 	if t == nil {
 		if t, err = s.loadTallies(db, tallyFilter{ForceID: op.ForceID, OperationID: op.ID}); err != nil {
 			return nil, translate(err)
