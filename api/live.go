@@ -193,7 +193,7 @@ func (c *liveClient) push(f *frame, inline bool) (ok, owned bool) {
 	}
 	c.queue = append(c.queue, f)
 	c.backlog++
-	if !c.writing && inline && c.raw != nil && !c.ping && c.pong == nil {
+	if !c.writing && inline && c.raw != nil {
 		c.writing = true
 		return true, true
 	}
@@ -273,7 +273,7 @@ func (c *liveClient) take() (w work, ok bool) {
 	if c.reason != nil {
 		return work{closing: c.reason}, true
 	}
-	if len(c.queue) == 0 && !c.ping && c.pong == nil {
+	if !c.waiting() {
 		c.writing = false
 		return work{}, false
 	}
@@ -282,15 +282,22 @@ func (c *liveClient) take() (w work, ok bool) {
 	return w, true
 }
 
-// requeueWork gives back what take handed out, for a writer goroutine to take again.
-func (c *liveClient) requeueWork(w work) {
+// waiting reports whether anything waits for a writer. c.mu must be held.
+func (c *liveClient) waiting() bool {
+	return c.reason != nil || len(c.queue) > 0 || c.ping || c.pong != nil
+}
+
+// takeFrames hands the pump the queued frames, unless a ping, a pong or a close waits as well:
+// those only a writer goroutine writes, so it then takes nothing and reports false.
+func (c *liveClient) takeFrames() ([]*frame, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.queue = append(w.batch, c.queue...)
-	c.ping = c.ping || w.ping
-	if w.pong != nil {
-		c.pong = w.pong
+	if c.reason != nil || c.ping || c.pong != nil {
+		return nil, false
 	}
+	batch := c.queue
+	c.queue = nil
+	return batch, true
 }
 
 // release gives up the writer role, as take does, when nothing waits; when something does, it
@@ -298,7 +305,7 @@ func (c *liveClient) requeueWork(w work) {
 func (c *liveClient) release() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.reason != nil || len(c.queue) > 0 || c.ping || c.pong != nil {
+	if c.waiting() {
 		return false
 	}
 	c.writing = false
@@ -355,7 +362,8 @@ type Hub struct {
 	running *models.Tallies
 	forces  map[int64]string
 	closing bool
-	joined  uint64 // clients that ever subscribed, to spread them over the ping groups
+	joined  uint64    // clients that ever subscribed, to spread them over the ping groups
+	lagAt   time.Time // when the pump last measured the outbox lag; only the pump uses it
 	// wg counts the clients' readers and writers and the pinger, for closeAll to wait for.
 	wg sync.WaitGroup
 }
@@ -470,16 +478,26 @@ func (h *Hub) pump(ctx context.Context) {
 		if len(evs) > 0 {
 			began := time.Now()
 			clients := h.dispatch(ctx, evs)
-			if _, newest, err := h.store.EventBounds(ctx); err == nil {
-				h.mu.Lock()
-				h.metrics.outboxLag.Set(float64(max(newest-h.last, 0)))
-				h.mu.Unlock()
-			}
 			h.pace(ctx, clients, began)
 		}
 		if len(evs) < replayBatch {
+			h.measureLag(ctx)
 			return
 		}
+	}
+}
+
+// measureLag sets the outbox-lag gauge, at most once a pollInterval: the pump runs after every
+// commit, and the gauge needs no query per batch. The pump's once-a-second round keeps it fresh.
+func (h *Hub) measureLag(ctx context.Context) {
+	if time.Since(h.lagAt) < pollInterval {
+		return
+	}
+	h.lagAt = time.Now()
+	if _, newest, err := h.store.EventBounds(ctx); err == nil {
+		h.mu.Lock()
+		h.metrics.outboxLag.Set(float64(max(newest-h.last, 0)))
+		h.mu.Unlock()
 	}
 }
 
@@ -614,16 +632,11 @@ func (h *Hub) send(c *liveClient, f *frame, inline bool) (owned bool) {
 // batch and no goroutine, and the scheduler never holds thousands of runnable writers that
 // requests would queue behind.
 func (h *Hub) writeNow(c *liveClient) {
-	w, ok := c.take()
+	batch, ok := c.takeFrames()
 	if !ok {
-		return
-	}
-	if w.closing != nil || w.ping || w.pong != nil {
-		c.requeueWork(w)
 		c.handOff()
 		return
 	}
-	batch := w.batch
 	for i, f := range batch {
 		if f.id <= c.sent {
 			continue // already replayed
