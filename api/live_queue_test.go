@@ -474,9 +474,7 @@ func TestLiveAnswersAClientsPingAndClose(t *testing.T) {
 	h := mustQueueHub(t)
 	stop, end, conn := runHubWithClient(t, h)
 	defer end()
-	if msgs, _, err := readMessages(conn); err != nil || msgs[0].Type != "ready" {
-		t.Fatalf("first frame %v (%v), want ready", msgs, err)
-	}
+	mustReady(t, conn)
 	pongs := make(chan string, 10)
 	conn.SetPongHandler(func(data string) error { pongs <- data; return nil })
 	c := idleClient(t, h)
@@ -596,9 +594,7 @@ func TestLiveFrameLengths(t *testing.T) {
 	h := mustQueueHub(t)
 	stop, end, conn := runHubWithClient(t, h)
 	defer end()
-	if msgs, _, err := readMessages(conn); err != nil || msgs[0].Type != "ready" {
-		t.Fatalf("first frame %v (%v), want ready", msgs, err)
-	}
+	mustReady(t, conn)
 	c := idleClient(t, h)
 	id := int64(0)
 	for _, n := range []int{125, 126, 127, 0xffff, 0x10000, 70_000} {
