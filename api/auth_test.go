@@ -239,7 +239,7 @@ func TestNationalViewHasNoPersonalData(t *testing.T) {
 		}
 		var ns models.NationalSummary
 		f.do(req{method: "GET", path: "/api/v1/national/summary?from=2020-02-03&to=2020-02-07&day=2020-02-05", as: "nca"}).json(t, &ns)
-		if len(ns.Forces) != 2 || ns.Totals[models.MeasureHGVsStopped] != 8 || len(ns.NotReported) != 0 {
+		if len(ns.Forces) != 2 || ns.Totals.Of(models.MeasureHGVsStopped) != 8 || len(ns.NotReported) != 0 {
 			t.Errorf("national summary %+v: want 2 forces, 8 HGVs, all reported", ns)
 		}
 		csv := f.do(req{method: "GET", path: "/api/v1/national/summary.csv?from=2020-02-03&to=2020-02-07&day=2020-02-06", as: "nca"})

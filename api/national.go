@@ -81,10 +81,10 @@ func (s *Server) getNationalCSV(c echo.Context) error {
 		header = append(header, string(m.Measure))
 	}
 	_ = w.Write(header)
-	row := func(code, name string, ops int, outcomes int64, reported string, totals map[models.Measure]int64) {
+	row := func(code, name string, ops int, outcomes int64, reported string, totals models.MeasureTotals) {
 		r := []string{csvSafe(code), csvSafe(name), strconv.Itoa(ops), strconv.FormatInt(outcomes, 10), reported}
-		for _, m := range models.Measures {
-			r = append(r, strconv.FormatInt(totals[m.Measure], 10))
+		for _, v := range totals { // in the order of models.Measures, as the header
+			r = append(r, strconv.FormatInt(v, 10))
 		}
 		_ = w.Write(r)
 	}

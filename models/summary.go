@@ -20,12 +20,12 @@ type MeasureTotal struct {
 
 // LocationTotals is what was achieved at one location.
 type LocationTotals struct {
-	LocationID int64             `json:"location_id"`
-	Name       string            `json:"name"`
-	Latitude   float64           `json:"latitude"`
-	Longitude  float64           `json:"longitude"`
-	Totals     map[Measure]int64 `json:"totals"`
-	Outcomes   int64             `json:"outcomes"`
+	LocationID int64         `json:"location_id"`
+	Name       string        `json:"name"`
+	Latitude   float64       `json:"latitude"`
+	Longitude  float64       `json:"longitude"`
+	Totals     MeasureTotals `json:"totals"`
+	Outcomes   int64         `json:"outcomes"`
 }
 
 // VictimTotals splits potential victims by age.
@@ -105,21 +105,19 @@ func assembleOperationSummary(op *Operation, locs []Location, rows []tallyRow, i
 	for i, d := range sum.Days {
 		dayIndex[d.String()] = i
 	}
-	measureIndex := map[Measure]int{}
-	for i, mi := range Measures {
+	for _, mi := range Measures {
 		t := op.Targets[mi.Measure]
 		sum.Measures = append(sum.Measures, MeasureTotal{Measure: mi.Measure, Label: mi.Label, WeekTarget: t.Week, DayTarget: t.Day, ByDay: make([]int64, len(sum.Days))})
-		measureIndex[mi.Measure] = i
 	}
 	locIndex := map[int64]int{}
 	for i, l := range locs {
-		sum.Locations = append(sum.Locations, LocationTotals{LocationID: l.ID, Name: l.Name, Latitude: l.Latitude, Longitude: l.Longitude, Totals: map[Measure]int64{}})
+		sum.Locations = append(sum.Locations, LocationTotals{LocationID: l.ID, Name: l.Name, Latitude: l.Latitude, Longitude: l.Longitude})
 		locIndex[l.ID] = i
 	}
 	for _, r := range rows {
 		sum.Outcomes += r.N
-		mi, ok := measureIndex[r.Measure]
-		if !ok {
+		mi := measureIndex(r.Measure)
+		if mi < 0 {
 			continue
 		}
 		m := &sum.Measures[mi]
@@ -128,11 +126,11 @@ func assembleOperationSummary(op *Operation, locs []Location, rows []tallyRow, i
 			m.ByDay[di] += r.Total
 		}
 		if li, ok := locIndex[r.LocationID]; ok {
-			sum.Locations[li].Totals[r.Measure] += r.Total
+			sum.Locations[li].Totals[mi] += r.Total
 			sum.Locations[li].Outcomes += r.N
 		}
 	}
-	sum.PotentialVictims, sum.Arrests = victimsAndArrests(func(m Measure) int64 { return sum.Measures[measureIndex[m]].Total })
+	sum.PotentialVictims, sum.Arrests = victimsAndArrests(func(m Measure) int64 { return sum.Measures[measureIndex(m)].Total })
 	for k, v := range indicators {
 		if v != 0 {
 			sum.Indicators[k] = v

@@ -17,10 +17,10 @@ import (
 type Tallies struct {
 	mu         sync.RWMutex
 	asOf       int64
-	cells      map[int64]map[tallyKey]*tallyCell     // per operation, so one operation's summary reads only its own
-	national   map[string]map[nationalKey]*tallyCell // per day: the same totals summed over operations and locations
-	indicators map[int64]map[Indicator]int64         // per operation
-	zones      map[int64]*time.Location              // per operation, to place an outcome on its day
+	cells      map[int64]map[tallyKey]*tallyCell // per operation, so one operation's summary reads only its own
+	national   map[string]map[int64]*forceDay    // per day and force: the same totals summed over operations and locations
+	indicators map[int64]map[Indicator]int64     // per operation
+	zones      map[int64]*time.Location          // per operation, to place an outcome on its day
 }
 
 type tallyKey struct {
@@ -30,9 +30,11 @@ type tallyKey struct {
 	Measure              Measure
 }
 
-type nationalKey struct {
-	ForceID int64
-	Measure Measure
+// forceDay is one force's totals on one day.
+type forceDay struct {
+	totals MeasureTotals
+	n      int64     // outcomes
+	last   time.Time // newest report
 }
 
 type tallyCell struct {
@@ -89,7 +91,7 @@ func (f tallyFilter) where(db *gorm.DB, events bool) *gorm.DB {
 // they include. Events committed in db's snapshot but not yet numbered (settle.go) are taken back
 // out, since they will be applied when they arrive.
 func (s *Store) loadTallies(db *gorm.DB, f tallyFilter) (*Tallies, error) {
-	t := &Tallies{cells: map[int64]map[tallyKey]*tallyCell{}, national: map[string]map[nationalKey]*tallyCell{}, indicators: map[int64]map[Indicator]int64{}, zones: map[int64]*time.Location{}}
+	t := &Tallies{cells: map[int64]map[tallyKey]*tallyCell{}, national: map[string]map[int64]*forceDay{}, indicators: map[int64]map[Indicator]int64{}, zones: map[int64]*time.Location{}}
 	var err error
 	if t.asOf, err = newestEventID(db); err != nil {
 		return nil, err
@@ -222,15 +224,31 @@ func (t *Tallies) add(k tallyKey, total, n int64, at time.Time) {
 		t.cells[k.OperationID] = op
 	}
 	addCell(op, k, total, n, at)
+	mi := measureIndex(k.Measure)
+	if mi < 0 {
+		return // not a measure: validation keeps these out of the database
+	}
 	day := t.national[k.Day]
 	if day == nil {
-		day = map[nationalKey]*tallyCell{}
+		day = map[int64]*forceDay{}
 		t.national[k.Day] = day
 	}
-	addCell(day, nationalKey{k.ForceID, k.Measure}, total, n, at)
+	fd := day[k.ForceID]
+	if fd == nil {
+		fd = &forceDay{}
+		day[k.ForceID] = fd
+	}
+	fd.totals[mi] += total
+	fd.n += n
+	if at.After(fd.last) {
+		fd.last = at
+	}
+	if fd.n == 0 && fd.totals == (MeasureTotals{}) {
+		delete(day, k.ForceID)
+	}
 }
 
-func addCell[K comparable](m map[K]*tallyCell, k K, total, n int64, at time.Time) {
+func addCell(m map[tallyKey]*tallyCell, k tallyKey, total, n int64, at time.Time) {
 	c := m[k]
 	if c == nil {
 		c = &tallyCell{}
@@ -275,17 +293,41 @@ func (t *Tallies) operationRows(op int64) ([]tallyRow, map[Indicator]int64, int6
 	return rows, inds, t.asOf
 }
 
-// nationalRows returns every force's totals per day and measure between two days. It reads
-// only those days' cells, however many days the tallies hold.
-func (t *Tallies) nationalRows(from, to Date) ([]nationalRow, int64) {
+// nationalTotals sums every force's totals over the days from one day to another, and each
+// day's totals over the forces (byDay[i] is from+i days); only force's, unless force is 0. It
+// reads only those days' cells, however many days the tallies hold. A force's reportedOn says
+// it logged something on day.
+func (t *Tallies) nationalTotals(from, to, day Date, force int64) (byForce map[int64]*forceTotals, byDay []MeasureTotals, asOf int64) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	var rows []nationalRow
+	byForce = map[int64]*forceTotals{}
 	for d := from; !d.After(to.Time); d = d.AddDays(1) {
-		day := d.String()
-		for k, c := range t.national[day] {
-			rows = append(rows, nationalRow{ForceID: k.ForceID, Day: day, Measure: k.Measure, Total: c.Total, N: c.N, Last: c.Last})
+		var sum MeasureTotals
+		onDay := d.Equal(day.Time)
+		for id, fd := range t.national[d.String()] {
+			if force != 0 && id != force {
+				continue
+			}
+			ft := byForce[id]
+			if ft == nil {
+				ft = &forceTotals{}
+				byForce[id] = ft
+			}
+			ft.totals.Add(&fd.totals)
+			ft.n += fd.n
+			if fd.last.After(ft.last) {
+				ft.last = fd.last
+			}
+			ft.reportedOn = ft.reportedOn || (onDay && fd.n > 0)
+			sum.Add(&fd.totals)
 		}
+		byDay = append(byDay, sum)
 	}
-	return rows, t.asOf
+	return byForce, byDay, t.asOf
+}
+
+// forceTotals is one force's totals over several days.
+type forceTotals struct {
+	forceDay
+	reportedOn bool
 }
