@@ -210,8 +210,8 @@ func (s *Store) RecordOutcome(ctx context.Context, operationID int64, in Outcome
 			// commits, then fails and answers with this response.
 			t.idem = &idempotencyRow{Scope: idemScope(a), Key: idem.Key, RequestHash: idem.RequestHash, Status: 201, Response: string(body), CreatedAt: t.now}
 		}
-		t.audit("create", "outcome", o.ID, o.ForceID, nil, &o)
-		return t.event("outcome.created", o.ForceID, o.OperationID, o.ID, &o)
+		t.audit("create", "outcome", o.ID, o.ForceID, nil, json.RawMessage(body))
+		return t.event("outcome.created", o.ForceID, o.OperationID, o.ID, json.RawMessage(body))
 	})
 	if err != nil && idem != nil && ErrorCodeOf(err) != EUnavailable {
 		// A retry, or a concurrent twin that won the race, or a retry the shift no longer

@@ -1,9 +1,11 @@
 package models
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -241,14 +243,23 @@ func flushRows(db *gorm.DB, ts []*tx) error {
 
 func (s *Store) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
 
-// event queues an event whose data is the resource as the REST API returns it.
+// event queues an event whose data is the resource as the REST API returns it (resource may be
+// that JSON already, as a json.RawMessage).
 func (t *tx) event(typ string, forceID, operationID, entityID int64, resource any) error {
-	b, err := json.Marshal(resource)
+	b, err := encoded(resource)
 	if err != nil {
 		return err
 	}
 	t.events = append(t.events, Event{ForceID: forceID, OperationID: operationID, Type: typ, EntityID: entityID, Data: string(b), CreatedAt: t.now})
 	return nil
+}
+
+// encoded returns v as JSON: v itself when it is a json.RawMessage.
+func encoded(v any) ([]byte, error) {
+	if raw, ok := v.(json.RawMessage); ok {
+		return raw, nil
+	}
+	return json.Marshal(v)
 }
 
 // personalFields are never copied into the audit trail's before/after values.
@@ -257,12 +268,14 @@ var personalFields = map[string]bool{"notes": true, "vehicle_reg": true, "office
 // serverOwned fields change on every write and say nothing in a diff.
 var serverOwned = map[string]bool{"updated_at": true, "version": true, "created_at": true}
 
-// audit queues an audit row for a write; before is nil for a create.
+// audit queues an audit row for a write; before is nil for a create. before and after are
+// resources, or their JSON as a json.RawMessage.
 func (t *tx) audit(action, entity string, entityID int64, forceID int64, before, after any) {
-	t.audits = append(t.audits, newAudit(t.ctx, t.actor, t.now, action, entity, entityID, forceID, diff(before, after), "ok"))
+	t.audits = append(t.audits, newAudit(t.ctx, t.actor, t.now, action, entity, entityID, forceID, changes(before, after), "ok"))
 }
 
-func newAudit(ctx context.Context, a Actor, now time.Time, action, entity string, entityID, forceID int64, changes map[string]any, result string) AuditEntry {
+// newAudit builds an audit row; changes is its JSON object of changed fields ("" for none).
+func newAudit(ctx context.Context, a Actor, now time.Time, action, entity string, entityID, forceID int64, changes string, result string) AuditEntry {
 	ri := requestInfoFrom(ctx)
 	e := AuditEntry{At: now, Username: a.Username, Role: string(a.Role), Action: action, Entity: entity,
 		RequestID: ri.RequestID, ClientAddr: ri.ClientAddr, Result: result, Changes: "{}"}
@@ -277,48 +290,66 @@ func newAudit(ctx context.Context, a Actor, now time.Time, action, entity string
 	if entityID != 0 {
 		e.EntityID = &entityID
 	}
-	if len(changes) > 0 {
-		b, _ := json.Marshal(changes)
-		e.Changes = string(b)
+	if changes != "" {
+		e.Changes = changes
 	}
 	return e
 }
 
-// diff returns the changed fields as {"field": {"before": x, "after": y}}, with personal free
-// text replaced by a marker that says only that it changed.
-func diff(before, after any) map[string]any {
-	b, a := toMap(before), toMap(after)
-	out := map[string]any{}
+// changes returns the changed fields as JSON, {"field":{"after":y,"before":x}} in field order
+// ("after" alone for a create), with personal free text replaced by {"changed":true}. Values
+// are compared and copied as the JSON they encode to, never decoded; "" when nothing changed.
+func changes(before, after any) string {
+	b, a := fields(before), fields(after)
+	keys := make([]string, 0, len(a))
 	for k, av := range a {
 		if serverOwned[k] {
 			continue
 		}
-		bv, had := b[k]
-		if had && reflect.DeepEqual(av, bv) {
+		if bv, had := b[k]; had && bytes.Equal(av, bv) {
 			continue
 		}
-		if personalFields[k] {
-			out[k] = map[string]any{"changed": true}
-			continue
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return ""
+	}
+	sort.Strings(keys)
+	out := make([]byte, 0, 64*len(keys))
+	out = append(out, '{')
+	for i, k := range keys {
+		if i > 0 {
+			out = append(out, ',')
 		}
-		if before == nil {
-			out[k] = map[string]any{"after": av}
-		} else {
-			out[k] = map[string]any{"before": bv, "after": av}
+		out = append(out, '"')
+		out = append(out, k...) // a JSON field name of ours: nothing to escape
+		out = append(out, `":`...)
+		switch {
+		case personalFields[k]:
+			out = append(out, `{"changed":true}`...)
+		case before == nil:
+			out = append(append(append(out, `{"after":`...), a[k]...), '}')
+		default:
+			bv, had := b[k]
+			if !had {
+				bv = json.RawMessage("null")
+			}
+			out = append(append(append(append(append(out, `{"after":`...), a[k]...), `,"before":`...), bv...), '}')
 		}
 	}
-	return out
+	return string(append(out, '}'))
 }
 
-func toMap(v any) map[string]any {
+// fields returns the top-level fields of v's JSON object, undecoded; none for nil.
+func fields(v any) map[string]json.RawMessage {
 	if v == nil || (reflect.ValueOf(v).Kind() == reflect.Pointer && reflect.ValueOf(v).IsNil()) {
-		return map[string]any{}
+		return nil
 	}
-	raw, err := json.Marshal(v)
+	raw, err := encoded(v)
 	if err != nil {
-		return map[string]any{}
+		return nil
 	}
-	var m map[string]any
+	var m map[string]json.RawMessage
 	_ = json.Unmarshal(raw, &m)
 	return m
 }
@@ -327,7 +358,7 @@ func toMap(v any) map[string]any {
 // export: things that change nothing but must be attributable.
 func (s *Store) RecordAudit(ctx context.Context, action, entity string, result string) error {
 	a, _ := ActorFrom(ctx)
-	e := newAudit(ctx, a, s.now(), action, entity, 0, 0, nil, result)
+	e := newAudit(ctx, a, s.now(), action, entity, 0, 0, "", result)
 	return translate(s.db.WithContext(ctx).Create(&e).Error)
 }
 

@@ -229,7 +229,7 @@ func (s *Store) Login(ctx context.Context, username, password string, ttl Sessio
 		if u.ID != 0 {
 			a = u.Actor()
 		}
-		e := newAudit(ctx, a, now, "login", "session", 0, 0, nil, result)
+		e := newAudit(ctx, a, now, "login", "session", 0, 0, "", result)
 		_ = s.db.WithContext(ctx).Create(&e).Error
 	}
 	if u.ID != 0 && u.LockedUntil != nil && now.Before(*u.LockedUntil) {
@@ -381,7 +381,7 @@ func (s *Store) Logout(ctx context.Context, sessionID string) error {
 	if err := s.EndSession(ctx, sessionID); err != nil {
 		return err
 	}
-	e := newAudit(ctx, a, s.now(), "logout", "session", 0, 0, nil, "ok")
+	e := newAudit(ctx, a, s.now(), "logout", "session", 0, 0, "", "ok")
 	return translate(s.db.WithContext(ctx).Create(&e).Error)
 }
 
