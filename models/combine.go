@@ -85,22 +85,60 @@ func (s *Store) writeBatch(ctx context.Context, batch []*combined) {
 }
 
 // writeBatchSQLite runs a batch's writes in one transaction, each in a savepoint of its own that
-// its failure rolls back, and commits once. If the commit fails, every write in it fails.
+// its failure rolls back, and commits once. A write that only inserts (a new outcome) leaves
+// its rows queued, and the batch inserts them all with one multi-row statement per table; if
+// that fails, each such write's rows are inserted alone, so one write's error (a reused
+// idempotency key) is its own. If the commit fails, every write in it fails.
 func (s *Store) writeBatchSQLite(db *gorm.DB, batch []*combined) {
 	s.sqliteTx.Lock()
 	defer s.sqliteTx.Unlock()
 	err := db.Transaction(func(gtx *gorm.DB) error {
-		for i, w := range batch {
-			if len(batch) == 1 {
-				w.t.DB = gtx.WithContext(w.t.ctx)
-				return runWrite(w)
+		b := &sqliteBatch{db: gtx}
+		if len(batch) == 1 { // alone: its failure is the transaction's
+			w := batch[0]
+			w.t.DB, w.t.sqlite = gtx.WithContext(w.t.ctx), b
+			if err := runWrite(w); err != nil || w.t.outcome == nil {
+				return err
 			}
+			return b.flush([]*tx{w.t})
+		}
+		var queued []*combined
+		for i, w := range batch {
 			sp := "w" + strconv.Itoa(i)
 			if err := gtx.SavePoint(sp).Error; err != nil {
 				return err
 			}
-			w.t.DB = gtx.WithContext(w.t.ctx)
-			if w.err = runWrite(w); w.err != nil {
+			w.t.DB, w.t.sqlite = gtx.WithContext(w.t.ctx), b
+			if w.err = runWrite(w); w.err == nil && w.t.outcome != nil {
+				queued = append(queued, w)
+			} else if w.err != nil {
+				if err := gtx.RollbackTo(sp).Error; err != nil {
+					return err
+				}
+			}
+		}
+		if len(queued) == 0 {
+			return nil
+		}
+		if err := gtx.SavePoint("queued").Error; err != nil {
+			return err
+		}
+		ts := make([]*tx, len(queued))
+		for i, w := range queued {
+			ts[i] = w.t
+		}
+		if b.flush(ts) == nil {
+			return nil
+		}
+		if err := gtx.RollbackTo("queued").Error; err != nil {
+			return err
+		}
+		for i, w := range queued {
+			sp := "q" + strconv.Itoa(i)
+			if err := gtx.SavePoint(sp).Error; err != nil {
+				return err
+			}
+			if w.err = b.flush([]*tx{w.t}); w.err != nil {
 				if err := gtx.RollbackTo(sp).Error; err != nil {
 					return err
 				}
@@ -117,7 +155,8 @@ func (s *Store) writeBatchSQLite(db *gorm.DB, batch []*combined) {
 	}
 }
 
-// runWrite runs one write of a SQLite batch and writes what it queued; a panic is its error.
+// runWrite runs one write of a SQLite batch and, unless it only queued rows to insert, writes
+// what it queued; a panic is its error.
 func runWrite(w *combined) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -127,7 +166,69 @@ func runWrite(w *combined) (err error) {
 	if err := w.fn(w.t); err != nil {
 		return err
 	}
-	return w.t.flushSQLite()
+	if w.t.outcome != nil {
+		return nil // inserted with the batch
+	}
+	return w.t.sqlite.flush([]*tx{w.t})
+}
+
+// sqliteBatch is one SQLite transaction of combined writes. It holds the file's write lock, so
+// it can give outcome and event ids itself: the next id is one above the largest given so far,
+// as AUTOINCREMENT would give it. Outcomes need theirs before the write's JSON is built, events
+// get theirs as they are inserted, in order.
+type sqliteBatch struct {
+	db             *gorm.DB
+	outcome, event int64 // the last id given, 0 until read
+}
+
+// nextID returns the next id of table, counting from *last.
+func (b *sqliteBatch) nextID(table string, last *int64) (int64, error) {
+	if *last == 0 {
+		err := b.db.Raw("SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), COALESCE((SELECT MAX(id) FROM "+table+"), 0))", table).
+			Row().Scan(last)
+		if err != nil {
+			return 0, err
+		}
+	}
+	*last++
+	return *last, nil
+}
+
+// flush inserts the rows that ts queued, one multi-row statement per table, numbers their
+// events, and moves their shifts' last activity on. On failure the event ids it gave are given
+// again by the next flush, so ids stay gapless.
+func (b *sqliteBatch) flush(ts []*tx) (err error) {
+	first := b.event
+	defer func() {
+		if err != nil {
+			b.event = first
+		}
+	}()
+	touches := map[int64]time.Time{}
+	for _, t := range ts {
+		for i := range t.events {
+			if t.events[i].ID, err = b.nextID("events", &b.event); err != nil {
+				return err
+			}
+		}
+		for id, at := range t.touches {
+			if at.After(touches[id]) {
+				touches[id] = at
+			}
+		}
+	}
+	for _, in := range queuedRows(ts, true) {
+		q, args := in.sql()
+		if err := b.db.Exec(q, args...).Error; err != nil {
+			return err
+		}
+	}
+	for id, at := range touches {
+		if err := b.db.Model(&Shift{}).Where("id = ?", id).UpdateColumn("last_activity_at", at).Error; err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // combine writes t's rows, alone or with the writes queued beside it; on SQLite it runs fn,

@@ -253,6 +253,11 @@ func TestConcurrentOutcomesShareOneStatement(t *testing.T) {
 		if len(evs) != 9 {
 			t.Errorf("%d events, want 9", len(evs))
 		}
+		for i := range evs { // the refused writes' rows were taken back, their ids given again
+			if evs[i].ID != first+1+int64(i) {
+				t.Errorf("event %d has id %d, want %d: ids must have no gaps", i, evs[i].ID, first+1+int64(i))
+			}
+		}
 	})
 }
 

@@ -62,8 +62,11 @@ type tx struct {
 	idem *idempotencyRow
 	// touches are shifts heard from by this write.
 	touches map[int64]time.Time
-	// outcome is a new outcome, in writeOne on Postgres, inserted by the write's one statement.
+	// outcome is a new outcome whose id was given beforehand, queued to be inserted with the
+	// write's other rows: by writeOne's one statement on Postgres, by the batch on SQLite.
 	outcome *Outcome
+	// sqlite is the batch this write runs in, on SQLite.
+	sqlite *sqliteBatch
 }
 
 // touch records that a shift was heard from. It is not an edit of the shift: no version bump
@@ -130,15 +133,18 @@ func (s *Store) writeOne(ctx context.Context, fn func(t *tx) error) error {
 	return nil
 }
 
-// insertOutcome adds a new outcome: queued for the one statement of writeOne on Postgres, with
-// id taken beforehand from the sequence; at once elsewhere, where the database gives the id.
+// insertOutcome queues a new outcome, with its id taken beforehand: id, from the sequence, on
+// Postgres; the next of the batch on SQLite.
 func (t *tx) insertOutcome(o *Outcome, id int64) error {
-	if id > 0 {
-		o.ID = id
-		t.outcome = o
-		return nil
+	if t.sqlite != nil {
+		var err error
+		if id, err = t.sqlite.nextID("outcomes", &t.sqlite.outcome); err != nil {
+			return err
+		}
 	}
-	return t.Create(o).Error
+	o.ID = id
+	t.outcome = o
+	return nil
 }
 
 // settleWrite runs after a write commits: it settles on Postgres, announces on SQLite.
@@ -156,54 +162,35 @@ func (s *Store) settleWrite(ctx context.Context, t *tx) {
 	}
 }
 
-// flushSQLite writes the queued rows one table at a time (round trips cost nothing in process)
-// and touches shifts inside the write: SQLite has one writer at a time anyway.
-func (t *tx) flushSQLite() error {
-	if len(t.audits) > 0 {
-		if err := t.Create(&t.audits).Error; err != nil {
-			return err
-		}
-	}
-	if t.idem != nil {
-		if err := t.Create(t.idem).Error; err != nil {
-			return err
-		}
-	}
-	for id, at := range t.touches {
-		if err := t.Model(&Shift{}).Where("id = ?", id).UpdateColumn("last_activity_at", at).Error; err != nil {
-			return err
-		}
-	}
-	if len(t.events) > 0 {
-		return t.Create(&t.events).Error
-	}
-	return nil
-}
-
 // flushPostgres writes the queued outcome, audit rows, idempotency record and events in one
 // statement (one round trip). Events get their ids when the write settles.
 func (t *tx) flushPostgres() error {
 	return flushRows(t.DB, []*tx{t})
 }
 
-// flushRows writes the rows that the writes ts queued, in one statement: one multi-row INSERT
-// per table, each a data-modifying WITH clause (they all run, referenced or not).
-func flushRows(db *gorm.DB, ts []*tx) error {
-	var parts []string
-	var args []any
-	add := func(table, cols string, rows [][]any) {
-		if len(rows) == 0 {
-			return
-		}
-		width := strings.Count(cols, ",") + 1
-		tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
-		values := make([]string, len(rows))
-		for i, r := range rows {
-			values[i] = tuple
-			args = append(args, r...)
-		}
-		parts = append(parts, "INSERT INTO "+table+" ("+cols+") VALUES "+strings.Join(values, ", "))
+// insert is one multi-row INSERT of queued rows.
+type insert struct {
+	table, cols string
+	rows        [][]any
+}
+
+// sql returns the statement and its arguments.
+func (in insert) sql() (string, []any) {
+	width := strings.Count(in.cols, ",") + 1
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	values := make([]string, len(in.rows))
+	args := make([]any, 0, width*len(in.rows))
+	for i, r := range in.rows {
+		values[i] = tuple
+		args = append(args, r...)
 	}
+	return "INSERT INTO " + in.table + " (" + in.cols + ") VALUES " + strings.Join(values, ", "), args
+}
+
+// queuedRows gathers the rows that the writes ts queued, one insert per table that has any, in
+// the order outcomes, audit rows, idempotency records, events. Events carry their ids when
+// eventIDs is set (SQLite), none otherwise (Postgres numbers them as they settle).
+func queuedRows(ts []*tx, eventIDs bool) []insert {
 	var outcomes, audits, idems, events [][]any
 	for _, t := range ts {
 		if o := t.outcome; o != nil {
@@ -219,16 +206,45 @@ func flushRows(db *gorm.DB, ts []*tx) error {
 		}
 		for i := range t.events {
 			e := &t.events[i]
-			events = append(events, []any{e.ForceID, e.OperationID, e.Type, e.EntityID, e.Data, e.Previous, e.CreatedAt})
+			row := []any{e.ForceID, e.OperationID, e.Type, e.EntityID, e.Data, e.Previous, e.CreatedAt}
+			if eventIDs {
+				row = append(row, e.ID)
+			}
+			events = append(events, row)
 		}
 	}
-	add("outcomes", "id, operation_id, force_id, shift_id, location_id, occurred_at, day, measure, count, indicators, "+
-		"leaflet_language, partner_agency, vehicle_reg, notes, created_at, updated_at, created_by, version", outcomes)
-	add("audit_log", "at, user_id, username, role, force_id, action, entity, entity_id, changes, request_id, client_addr, result", audits)
-	add("idempotency_keys", "scope, key, request_hash, status, response, created_at", idems)
-	add("events", "force_id, operation_id, type, entity_id, data, previous, created_at", events)
-	if len(parts) == 0 {
+	eventCols := "force_id, operation_id, type, entity_id, data, previous, created_at"
+	if eventIDs {
+		eventCols += ", id"
+	}
+	var out []insert
+	for _, in := range []insert{
+		{"outcomes", "id, operation_id, force_id, shift_id, location_id, occurred_at, day, measure, count, indicators, " +
+			"leaflet_language, partner_agency, vehicle_reg, notes, created_at, updated_at, created_by, version", outcomes},
+		{"audit_log", "at, user_id, username, role, force_id, action, entity, entity_id, changes, request_id, client_addr, result", audits},
+		{"idempotency_keys", "scope, key, request_hash, status, response, created_at", idems},
+		{"events", eventCols, events},
+	} {
+		if len(in.rows) > 0 {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// flushRows writes the rows that the writes ts queued on Postgres, in one statement: one
+// multi-row INSERT per table, each a data-modifying WITH clause (they all run, referenced or not).
+func flushRows(db *gorm.DB, ts []*tx) error {
+	inserts := queuedRows(ts, false)
+	if len(inserts) == 0 {
 		return nil
+	}
+	var parts []string
+	var args []any
+	for _, in := range inserts {
+		q, a := in.sql()
+		parts = append(parts, q)
+		args = append(args, a...)
 	}
 	q := parts[len(parts)-1]
 	if len(parts) > 1 {
