@@ -19,3 +19,6 @@ func CombinedStatements(s *Store) int64 { return s.combiner.statements.Load() }
 
 // InCombinedBatch makes every combiner leader call f just before it writes its batch.
 func InCombinedBatch(s *Store, f func()) { s.combiner.inBatch = f }
+
+// ExecSQL runs a statement straight on the database, as another replica's write would.
+func ExecSQL(s *Store, q string, args ...any) error { return s.db.Exec(q, args...).Error }

@@ -197,6 +197,7 @@ func (s *Store) RecordOutcome(ctx context.Context, operationID int64, in Outcome
 			return err
 		}
 		o.Day = op.Day(o.OccurredAt)
+		t.parentVersions = [2]int64{op.Version, sh.Version}
 		if err := t.insertOutcome(&o, nextID); err != nil {
 			return err
 		}
@@ -227,12 +228,23 @@ func (s *Store) RecordOutcome(ctx context.Context, operationID int64, in Outcome
 	return &RecordedOutcome{Body: body}, nil
 }
 
-// outcomeParents reads the operation and the shift an outcome is logged against in one query
-// and, on Postgres, takes the outcome's id from its sequence in the same round trip (0
-// elsewhere). It fills only the fields a new outcome needs: the operation's id, force, days and
-// time zone; the shift's id, location and officers. Errors as parentOperation; EInvalid for a
-// shift that is not the operation's.
+// outcomeParents returns the operation and the shift an outcome is logged against, and on
+// Postgres the outcome's id (0 elsewhere). It fills only the fields a new outcome needs: the
+// operation's id, force, days, time zone and version; the shift's id, location, officers and
+// version. On Postgres, unless t.fresh is set, it answers from the replica's cache with an id
+// from the pool (parents.go); otherwise it reads both in one query that also takes the id from
+// the sequence, and caches them. Errors as parentOperation; EInvalid for a shift that is not
+// the operation's.
 func (s *Store) outcomeParents(ctx context.Context, t *tx, operationID int64, in OutcomeInput) (*Operation, *Shift, int64, error) {
+	if s.dialect == "postgres" && !t.fresh {
+		if p, ok := s.parents.get(operationID, in.ShiftID); ok && (t.actor.ForceID == 0 || t.actor.ForceID == p.op.ForceID) {
+			id, err := s.outcomeIDs.next(ctx, s)
+			if err != nil {
+				return nil, nil, 0, err
+			}
+			return checkOutcomeParents(&p.op, &p.sh, id, in)
+		}
+	}
 	next := "0"
 	if s.dialect == "postgres" {
 		next = "nextval('outcomes_id_seq')"
@@ -242,21 +254,21 @@ func (s *Store) outcomeParents(ctx context.Context, t *tx, operationID int64, in
 		return nil, nil, 0, err
 	}
 	rows, err := q.Table("operations").
-		Select("operations.id, operations.force_id, operations.start_date, operations.end_date, operations.time_zone, "+
-			"shifts.id, shifts.location_id, shifts.officers, "+next).
+		Select("operations.id, operations.force_id, operations.start_date, operations.end_date, operations.time_zone, operations.version, "+
+			"shifts.id, shifts.location_id, shifts.officers, shifts.version, "+next).
 		Joins("JOIN shifts ON shifts.operation_id = operations.id").
 		Where("operations.id = ? AND shifts.id = ?", operationID, in.ShiftID).Limit(1).Rows()
 	if err != nil {
 		return nil, nil, 0, err // the database, not the request: a 503 the client retries, never a 422 it drops
 	}
 	defer rows.Close()
-	var op Operation
-	var sh Shift
+	var p outcomeParentsRow
 	var nextID int64
 	found := rows.Next()
 	if found {
 		// Scanned by hand: GORM's reflective scan was a sixth of a write's CPU.
-		err = rows.Scan(&op.ID, &op.ForceID, &op.StartDate, &op.EndDate, &op.TimeZone, &sh.ID, &sh.LocationID, &sh.Officers, &nextID)
+		err = rows.Scan(&p.op.ID, &p.op.ForceID, &p.op.StartDate, &p.op.EndDate, &p.op.TimeZone, &p.op.Version,
+			&p.sh.ID, &p.sh.LocationID, &p.sh.Officers, &p.sh.Version, &nextID)
 	} else {
 		err = rows.Err()
 	}
@@ -270,14 +282,22 @@ func (s *Store) outcomeParents(ctx context.Context, t *tx, operationID int64, in
 		}
 		return nil, nil, 0, &Error{Code: EInvalid, Message: "the shift is not one of this operation's", Fields: []FieldError{{Field: "shift_id", Message: "is not a shift of operation " + strconv.FormatInt(op.ID, 10)}}}
 	}
-	sh.OperationID = op.ID
+	p.sh.OperationID = p.op.ID
+	if s.dialect == "postgres" {
+		s.parents.put(p)
+	}
+	return checkOutcomeParents(&p.op, &p.sh, nextID, in)
+}
+
+// checkOutcomeParents checks the parent ids the body may repeat.
+func checkOutcomeParents(op *Operation, sh *Shift, id int64, in OutcomeInput) (*Operation, *Shift, int64, error) {
 	if err := checkParent("operation_id", in.OperationID, op.ID); err != nil {
 		return nil, nil, 0, err
 	}
 	if err := checkParent("force_id", in.ForceID, op.ForceID); err != nil {
 		return nil, nil, 0, err
 	}
-	return &op, &sh, nextID, nil
+	return op, sh, id, nil
 }
 
 // OutcomeEditWindow is how long an officer may edit an outcome they logged.

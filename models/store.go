@@ -56,6 +56,9 @@ type Store struct {
 	tallies     *Tallies
 	settler     settler
 	combiner    combiner
+	// parents and outcomeIDs let an outcome's write on Postgres read nothing first (parents.go).
+	parents    parentsCache
+	outcomeIDs idPool
 	// creds caches what authentication read, for AuthCacheTTL (users.go).
 	creds *credentialCache
 }

@@ -67,6 +67,11 @@ type tx struct {
 	outcome *Outcome
 	// sqlite is the batch this write runs in, on SQLite.
 	sqlite *sqliteBatch
+	// parentVersions are the versions of the new outcome's operation and shift as the write
+	// read them; on Postgres the insert checks them (parents.go). fresh makes the write read
+	// them from the database rather than the cache.
+	parentVersions [2]int64
+	fresh          bool
 }
 
 // touch records that a shift was heard from. It is not an edit of the shift: no version bump
@@ -122,15 +127,27 @@ func (s *Store) writeOne(ctx context.Context, fn func(t *tx) error) error {
 	if err != nil {
 		return err
 	}
-	t := &tx{DB: s.db.WithContext(ctx), ctx: ctx, actor: a, now: s.now()}
-	if err := fn(t); err != nil {
-		return translate(err)
+	for attempt := 1; ; attempt++ {
+		t := &tx{DB: s.db.WithContext(ctx), ctx: ctx, actor: a, now: s.now(), fresh: attempt > 1}
+		if err := fn(t); err != nil {
+			return translate(err)
+		}
+		err := s.combine(ctx, t, nil)
+		if parentsChanged(err) {
+			if o := t.outcome; o != nil {
+				s.parents.forget(o.OperationID, o.ShiftID)
+			}
+			if attempt < 3 {
+				continue // on a fresh read: the change may now refuse the write
+			}
+			return Errorf(EConflict, "the shift or operation kept changing while the outcome was logged: try again")
+		}
+		if err != nil {
+			return translate(err)
+		}
+		s.settleWrite(ctx, t)
+		return nil
 	}
-	if err := s.combine(ctx, t, nil); err != nil {
-		return translate(err)
-	}
-	s.settleWrite(ctx, t)
-	return nil
 }
 
 // insertOutcome queues a new outcome, with its id taken beforehand: id, from the sequence, on
@@ -245,6 +262,20 @@ func flushRows(db *gorm.DB, ts []*tx) error {
 		q, a := in.sql()
 		parts = append(parts, q)
 		args = append(args, a...)
+	}
+	// New outcomes: the statement ends by checking that their operations and shifts still have
+	// the versions the writes read, and aborts if one does not (parents.go).
+	var checks []string
+	for _, t := range ts {
+		if o := t.outcome; o != nil {
+			checks = append(checks, "(?::bigint, ?::bigint, ?::bigint, ?::bigint)")
+			args = append(args, o.OperationID, t.parentVersions[0], o.ShiftID, t.parentVersions[1])
+		}
+	}
+	if len(checks) > 0 {
+		parts = append(parts, "SELECT aidant_parents_changed() FROM (VALUES "+strings.Join(checks, ", ")+") AS v(op, op_version, shift, shift_version) "+
+			"WHERE NOT EXISTS (SELECT 1 FROM operations JOIN shifts ON shifts.operation_id = operations.id "+
+			"WHERE operations.id = v.op AND operations.version = v.op_version AND shifts.id = v.shift AND shifts.version = v.shift_version)")
 	}
 	q := parts[len(parts)-1]
 	if len(parts) > 1 {
