@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,10 +86,11 @@ func (s *Store) writeBatch(ctx context.Context, batch []*combined) {
 }
 
 // writeBatchSQLite runs a batch's writes in one transaction, each in a savepoint of its own that
-// its failure rolls back, and commits once. A write that only inserts (a new outcome) leaves
-// its rows queued, and the batch inserts them all with one multi-row statement per table; if
-// that fails, each such write's rows are inserted alone, so one write's error (a reused
-// idempotency key) is its own. If the commit fails, every write in it fails.
+// its failure rolls back, and commits once. A write that only inserts (writeOne: a new outcome)
+// reads, needs no savepoint and leaves its rows queued, and the batch inserts them all with one
+// multi-row statement per table; if that fails, each such write's rows are inserted alone, so
+// one write's error (a reused idempotency key) is its own. If the commit fails, every write in
+// it fails.
 func (s *Store) writeBatchSQLite(db *gorm.DB, batch []*combined) {
 	s.sqliteTx.Lock()
 	defer s.sqliteTx.Unlock()
@@ -97,21 +99,25 @@ func (s *Store) writeBatchSQLite(db *gorm.DB, batch []*combined) {
 		if len(batch) == 1 { // alone: its failure is the transaction's
 			w := batch[0]
 			w.t.DB, w.t.sqlite = gtx.WithContext(w.t.ctx), b
-			if err := runWrite(w); err != nil || w.t.outcome == nil {
+			if err := runWrite(w); err != nil || !w.t.insertOnly {
 				return err
 			}
 			return b.flush([]*tx{w.t})
 		}
 		var queued []*combined
 		for i, w := range batch {
+			w.t.DB, w.t.sqlite = gtx.WithContext(w.t.ctx), b
+			if w.t.insertOnly {
+				if w.err = runWrite(w); w.err == nil {
+					queued = append(queued, w)
+				}
+				continue
+			}
 			sp := "w" + strconv.Itoa(i)
 			if err := gtx.SavePoint(sp).Error; err != nil {
 				return err
 			}
-			w.t.DB, w.t.sqlite = gtx.WithContext(w.t.ctx), b
-			if w.err = runWrite(w); w.err == nil && w.t.outcome != nil {
-				queued = append(queued, w)
-			} else if w.err != nil {
+			if w.err = runWrite(w); w.err != nil {
 				if err := gtx.RollbackTo(sp).Error; err != nil {
 					return err
 				}
@@ -166,7 +172,7 @@ func runWrite(w *combined) (err error) {
 	if err := w.fn(w.t); err != nil {
 		return err
 	}
-	if w.t.outcome != nil {
+	if w.t.insertOnly {
 		return nil // inserted with the batch
 	}
 	return w.t.sqlite.flush([]*tx{w.t})
@@ -223,12 +229,16 @@ func (b *sqliteBatch) flush(ts []*tx) (err error) {
 			return err
 		}
 	}
-	for id, at := range touches {
-		if err := b.db.Model(&Shift{}).Where("id = ?", id).UpdateColumn("last_activity_at", at).Error; err != nil {
-			return err
-		}
+	if len(touches) == 0 {
+		return nil
 	}
-	return nil
+	values := make([]string, 0, len(touches))
+	args := make([]any, 0, 2*len(touches))
+	for id, at := range touches {
+		values = append(values, "(?, ?)")
+		args = append(args, id, at)
+	}
+	return b.db.Exec("WITH v(id, at) AS (VALUES "+strings.Join(values, ", ")+") UPDATE shifts SET last_activity_at = v.at FROM v WHERE shifts.id = v.id", args...).Error
 }
 
 // combine writes t's rows, alone or with the writes queued beside it; on SQLite it runs fn,

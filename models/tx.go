@@ -72,6 +72,9 @@ type tx struct {
 	// them from the database rather than the cache.
 	parentVersions [2]int64
 	fresh          bool
+	// insertOnly marks a write of writeOne: fn only reads and queues rows, so on SQLite it needs
+	// no savepoint and its rows are inserted with the batch's.
+	insertOnly bool
 }
 
 // touch records that a shift was heard from. It is not an edit of the shift: no version bump
@@ -88,11 +91,16 @@ func (t *tx) touch(shiftID int64) {
 // announced that was rolled back. On SQLite the transaction is shared with the writes queued
 // beside this one, each in a savepoint of its own (combine.go).
 func (s *Store) write(ctx context.Context, fn func(t *tx) error) error {
+	return s.writeAs(ctx, fn, false)
+}
+
+// writeAs is write, for a write that only inserts when insertOnly is set (writeOne on SQLite).
+func (s *Store) writeAs(ctx context.Context, fn func(t *tx) error, insertOnly bool) error {
 	a, err := actor(ctx)
 	if err != nil {
 		return err
 	}
-	t := &tx{ctx: ctx, actor: a, now: s.now()}
+	t := &tx{ctx: ctx, actor: a, now: s.now(), insertOnly: insertOnly}
 	if s.dialect == "sqlite" {
 		if err := s.combine(ctx, t, fn); err != nil {
 			return translate(err)
@@ -121,14 +129,14 @@ func (s *Store) write(ctx context.Context, fn func(t *tx) error) error {
 // foreign keys still hold. On SQLite it is write.
 func (s *Store) writeOne(ctx context.Context, fn func(t *tx) error) error {
 	if s.dialect != "postgres" {
-		return s.write(ctx, fn)
+		return s.writeAs(ctx, fn, true)
 	}
 	a, err := actor(ctx)
 	if err != nil {
 		return err
 	}
 	for attempt := 1; ; attempt++ {
-		t := &tx{DB: s.db.WithContext(ctx), ctx: ctx, actor: a, now: s.now(), fresh: attempt > 1}
+		t := &tx{DB: s.db.WithContext(ctx), ctx: ctx, actor: a, now: s.now(), fresh: attempt > 1, insertOnly: true}
 		if err := fn(t); err != nil {
 			return translate(err)
 		}
