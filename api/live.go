@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -366,10 +367,16 @@ type Hub struct {
 	lagAt   time.Time // when the pump last measured the outbox lag; only the pump uses it
 	// wg counts the clients' readers and writers and the pinger, for closeAll to wait for.
 	wg sync.WaitGroup
+
+	// replays keeps the replays built lately, for clients resuming from the same point (replay).
+	rmu         sync.Mutex
+	replays     map[replayKey]*sharedReplay
+	replayOrder []replayKey
 }
 
 func newHub(store *models.Store, log *slog.Logger, m *metrics) *Hub {
-	h := &Hub{store: store, log: log, metrics: m, wake: make(chan struct{}, 1), pingPeriod: pingPeriod, clients: map[*liveClient]struct{}{}, forces: map[int64]string{}}
+	h := &Hub{store: store, log: log, metrics: m, wake: make(chan struct{}, 1), pingPeriod: pingPeriod, clients: map[*liveClient]struct{}{}, forces: map[int64]string{},
+		replays: map[replayKey]*sharedReplay{}}
 	// A non-zero ReadBufferSize and a WriteBufferPool stop gorilla keeping the hijacked HTTP
 	// connection's 4 KiB reader and writer for the life of the websocket.
 	h.upgrader = websocket.Upgrader{
@@ -525,12 +532,7 @@ func (h *Hub) dispatch(ctx context.Context, evs []models.Event) int {
 	for i := range evs {
 		ev := &evs[i]
 		forceMsgs[ev.ForceID] = append(forceMsgs[ev.ForceID], forceMessage(ev))
-		switch t := h.tallies(ctx, ev).(type) {
-		case Message:
-			nationalMsgs = append(nationalMsgs, t)
-		case []Message:
-			nationalMsgs = append(nationalMsgs, t...)
-		}
+		nationalMsgs = append(nationalMsgs, h.tallies(ctx, ev)...)
 	}
 	byForce := make(map[int64][]*frame, len(forceMsgs))
 	for force, msgs := range forceMsgs {
@@ -672,8 +674,9 @@ func forceMessage(ev *models.Event) Message {
 	return Message{ID: ev.ID, Type: ev.Type, Data: json.RawMessage(ev.Data)}
 }
 
-// tallies turns an outcome event into national.tally messages (nil for other events).
-func (h *Hub) tallies(ctx context.Context, ev *models.Event) any {
+// tallies turns an outcome event into its national.tally messages: one, or two for an edit that
+// moves the outcome to another day or measure; none for other events.
+func (h *Hub) tallies(ctx context.Context, ev *models.Event) []Message {
 	if ev.Type != "outcome.created" && ev.Type != "outcome.updated" {
 		return nil
 	}
@@ -692,14 +695,14 @@ func (h *Hub) tallies(ctx context.Context, ev *models.Event) any {
 	now := models.TallyOf(&o)
 	now.Day = dayOf(ev, &o)
 	if ev.Type == "outcome.created" {
-		return msg(now, now.Count, 1)
+		return []Message{msg(now, now.Count, 1)}
 	}
 	var prev models.Tally
 	if err := json.Unmarshal([]byte(ev.Previous), &prev); err != nil {
 		return nil
 	}
 	if prev.Day == now.Day && prev.Measure == now.Measure {
-		return msg(now, now.Count-prev.Count, 0)
+		return []Message{msg(now, now.Count-prev.Count, 0)}
 	}
 	return []Message{msg(prev, -prev.Count, -1), msg(now, now.Count, 1)}
 }
@@ -985,44 +988,154 @@ func (c *liveClient) writeArray(frames []*frame) error {
 	return w.Close()
 }
 
-// replay sends the stored events after since, up to upto, that the client may see. A since
-// older than the retained log, or newer than the newest event, gets one reset message instead.
+// replay sends the stored events after since, up to upto, that the client may see, as frames
+// of up to batchMessages messages that go out coalesced. A since older than the retained log,
+// or newer than the newest event, gets one reset message instead. When many clients resume at
+// once (after a network blip or a deploy) most ask for the same events: a replay of up to
+// replayShareMax events is built once per audience, since and upto, and shared.
 func (h *Hub) replay(c *liveClient, since, upto int64) (int64, error) {
-	ctx, cancel := context.WithTimeout(models.WithActor(context.Background(), models.SystemActor), 30*time.Second)
-	defer cancel()
-	oldest, _, err := h.store.EventBounds(ctx)
-	if err != nil {
-		return upto, err
+	key := replayKey{national: c.national(), force: c.actor.ForceID, since: since, upto: upto}
+	if since <= upto && upto-since <= replayShareMax {
+		r := h.sharedReplay(key)
+		if r.err != nil {
+			return since, r.err
+		}
+		if r.reset {
+			return upto, c.writeWire(newFrame(0, Message{Type: "reset"}).wire)
+		}
+		c.sent = since
+		if err := c.writeFrames(r.frames); err != nil {
+			return c.sent, err
+		}
+		return upto, nil
 	}
-	if since > upto || (oldest > 0 && since < oldest-1) {
+	ctx, cancel := replayContext()
+	defer cancel()
+	if reset, err := h.replayReset(ctx, since, upto); err != nil || reset {
+		if err != nil {
+			return upto, err
+		}
 		return upto, c.writeWire(newFrame(0, Message{Type: "reset"}).wire)
 	}
-	for after := since; after < upto; {
-		evs, err := h.store.EventsAfter(ctx, after, upto, replayBatch)
+	c.sent = since
+	err := h.replayMessages(ctx, key, func(msgs []Message) error {
+		if c.dropped() {
+			return errReplayStopped
+		}
+		return c.writeFrames(batchFrames(msgs))
+	})
+	if err == errReplayStopped {
+		return c.sent, nil
+	}
+	if err != nil {
+		return c.sent, err
+	}
+	return upto, nil
+}
+
+// replayShareMax bounds the events of a shared replay (a longer one streams to its client
+// alone), and replayShared how many shared replays are kept.
+var replayShareMax int64 = 4 * replayBatch
+
+const replayShared = 64
+
+// replayKey names what a replay sends: one audience's events after since, up to upto. Clients
+// that resume after the same event and join within one pump round share one.
+type replayKey struct {
+	national    bool
+	force       int64
+	since, upto int64
+}
+
+// sharedReplay is a replay built once; done closes when it is.
+type sharedReplay struct {
+	done   chan struct{}
+	frames []*frame
+	reset  bool
+	err    error
+}
+
+var errReplayStopped = errors.New("the client was dropped during its replay")
+
+func replayContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(models.WithActor(context.Background(), models.SystemActor), 30*time.Second)
+}
+
+// sharedReplay returns the replay for key, building it if no client has asked for it lately
+// and waiting if another client is building it. A failed build is not kept.
+func (h *Hub) sharedReplay(key replayKey) *sharedReplay {
+	h.rmu.Lock()
+	if r, ok := h.replays[key]; ok {
+		h.rmu.Unlock()
+		<-r.done
+		return r
+	}
+	r := &sharedReplay{done: make(chan struct{})}
+	h.replays[key] = r
+	h.replayOrder = append(h.replayOrder, key)
+	if len(h.replayOrder) > replayShared {
+		delete(h.replays, h.replayOrder[0])
+		h.replayOrder = h.replayOrder[1:]
+	}
+	h.rmu.Unlock()
+
+	ctx, cancel := replayContext()
+	defer cancel()
+	r.reset, r.err = h.replayReset(ctx, key.since, key.upto)
+	if r.err == nil && !r.reset {
+		var msgs []Message
+		r.err = h.replayMessages(ctx, key, func(m []Message) error { msgs = append(msgs, m...); return nil })
+		r.frames = batchFrames(msgs)
+	}
+	if r.err != nil {
+		h.rmu.Lock()
+		if h.replays[key] == r {
+			delete(h.replays, key)
+		}
+		h.rmu.Unlock()
+	}
+	close(r.done)
+	return r
+}
+
+// replayReset reports whether a client resuming after since, with upto the newest event,
+// must reset instead: since is older than the retained log or newer than upto.
+func (h *Hub) replayReset(ctx context.Context, since, upto int64) (bool, error) {
+	oldest, _, err := h.store.EventBounds(ctx)
+	if err != nil {
+		return false, err
+	}
+	return since > upto || (oldest > 0 && since < oldest-1), nil
+}
+
+// replayMessages reads the stored events after key.since, up to key.upto, replayBatch at a
+// time, and calls fn with the messages of each read that key's audience may see.
+func (h *Hub) replayMessages(ctx context.Context, key replayKey, fn func([]Message) error) error {
+	for after := key.since; after < key.upto; {
+		evs, err := h.store.EventsAfter(ctx, after, key.upto, replayBatch)
 		if err != nil {
-			return after, err
+			return err
 		}
 		if len(evs) == 0 {
-			break
+			return nil
 		}
+		var msgs []Message
 		for i := range evs {
 			ev := &evs[i]
 			after = ev.ID
-			var v any = forceMessage(ev)
-			if c.national() {
-				if v = h.tallies(ctx, ev); v == nil {
-					continue
+			if !key.national {
+				if ev.ForceID == key.force {
+					msgs = append(msgs, forceMessage(ev))
 				}
-			} else if ev.ForceID != c.actor.ForceID {
 				continue
 			}
-			if err := c.writeWire(newFrame(ev.ID, v).wire); err != nil {
-				return after, err
+			msgs = append(msgs, h.tallies(ctx, ev)...)
+		}
+		if len(msgs) > 0 {
+			if err := fn(msgs); err != nil {
+				return err
 			}
 		}
-		if c.dropped() {
-			return after, nil
-		}
 	}
-	return upto, nil
+	return nil
 }

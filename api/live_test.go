@@ -497,3 +497,96 @@ func TestLiveSlowClientIsDropped(t *testing.T) {
 	f.srv.Close()
 	http.DefaultClient.CloseIdleConnections()
 }
+
+// TestLiveStormResumesExactly: many clients of three audiences resume at once from the same
+// event, as after a network blip, while writes go on; each must get exactly its audience's
+// missed events, in order, once, then the live feed. They share replays; one client resuming
+// from further back than a shared replay spans is streamed its replay alone.
+func TestLiveStormResumesExactly(t *testing.T) {
+	defer api.SetReplayShareMax(150)()
+	eachDialect(t, func(t *testing.T, f *fixture) {
+		f.startLive()
+		lc, _, err := f.dial("nca", "", nil)
+		must(t, err)
+		lc.expectType("ready")
+		f.record("lead.nth", f.nth, "hgvs_stopped", 1)
+		first := lc.expectType("national.tally").ID
+		lc.conn.Close()
+		<-lc.done
+
+		ctx := storetest.Ctx()
+		var wg sync.WaitGroup
+		for w := 0; w < 8; w++ { // while away: 320 outcomes of NTH and BDF
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				x := f.nth
+				if w%2 == 1 {
+					x = f.bdf
+				}
+				for i := 0; i < 40; i++ {
+					if f.storeOutcome(ctx, x, models.MeasureDriversEngaged, 10) == 0 {
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		away, err := f.store.EventsAfter(ctx, first, 0, 10000)
+		must(t, err)
+		storm := away[len(away)-101].ID // 100 events to replay: shared
+
+		type resumer struct {
+			as    string
+			since int64
+			lc    *liveConn
+		}
+		rs := []*resumer{{as: "nca", since: first}} // 320 events: streamed alone
+		for i := 0; i < 30; i++ {
+			rs = append(rs, &resumer{as: []string{"lead.nth", "lead.bdf", "nca"}[i%3], since: storm})
+		}
+		var dials sync.WaitGroup
+		for _, r := range rs {
+			dials.Add(1)
+			go func() {
+				defer dials.Done()
+				var err error
+				if r.lc, _, err = f.dial(r.as, fmt.Sprint(r.since), nil); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		dials.Wait()
+		if t.Failed() {
+			return
+		}
+		f.storeOutcome(ctx, f.nth, models.MeasureHGVsStopped, 11) // live, after the replays
+		all, err := f.store.EventsAfter(ctx, first, 0, 10000)
+		must(t, err)
+
+		for i, r := range rs {
+			var want []int64
+			for _, ev := range all {
+				if ev.ID > r.since && (r.as == "nca" || (r.as == "lead.nth") == (ev.ForceID == f.nth.Force)) {
+					want = append(want, ev.ID)
+				}
+			}
+			ready := false
+			for _, id := range want {
+				m := r.lc.next()
+				if m.Type == "ready" && !ready {
+					ready, m = true, r.lc.next()
+				}
+				if m.ID != id {
+					t.Fatalf("%s resuming after %d: event %d (%s), want %d", r.as, r.since, m.ID, m.Type, id)
+				}
+			}
+			if !ready {
+				r.lc.expectType("ready") // the replay was all it missed
+			}
+			if i < 4 { // one of each kind: nothing more, no duplicate at the end
+				r.lc.quiet(200 * time.Millisecond)
+			}
+		}
+	})
+}
