@@ -231,16 +231,24 @@ func TestLiveRefusals(t *testing.T) {
 	}
 }
 
+// seenOneThenGone connects as a user, logs one NTH outcome, waits for its message of type typ,
+// disconnects and returns that message's id: where the user will resume from.
+func (f *fixture) seenOneThenGone(as, typ string) int64 {
+	f.t.Helper()
+	lc, _, err := f.dial(as, "", nil)
+	must(f.t, err)
+	lc.expectType("ready")
+	f.record("lead.nth", f.nth, "hgvs_stopped", 1)
+	id := lc.expectType(typ).ID
+	lc.conn.Close()
+	<-lc.done
+	return id
+}
+
 func TestLiveResumeUnderConcurrentWriters(t *testing.T) {
 	eachDialect(t, func(t *testing.T, f *fixture) {
 		f.startLive()
-		lc, _, err := f.dial("lead.nth", "", nil)
-		must(t, err)
-		ready := lc.expectType("ready")
-		f.record("lead.nth", f.nth, "hgvs_stopped", 1)
-		last := lc.expectType("outcome.created").ID
-		lc.conn.Close()
-		<-lc.done
+		last := f.seenOneThenGone("lead.nth", "outcome.created")
 
 		// While away: 500 events for NTH commit from several writers, with BDF writing beside them.
 		ctx := storetest.Ctx()
@@ -324,7 +332,6 @@ func TestLiveResumeUnderConcurrentWriters(t *testing.T) {
 			}
 		}
 		lc2.quiet(300 * time.Millisecond)
-		_ = ready
 
 		// A resume point in the future, or older than the retained log, gets a reset.
 		lc3, _, err := f.dial("lead.nth", "99999999", nil)
@@ -506,13 +513,7 @@ func TestLiveStormResumesExactly(t *testing.T) {
 	defer api.SetReplayShareMax(150)()
 	eachDialect(t, func(t *testing.T, f *fixture) {
 		f.startLive()
-		lc, _, err := f.dial("nca", "", nil)
-		must(t, err)
-		lc.expectType("ready")
-		f.record("lead.nth", f.nth, "hgvs_stopped", 1)
-		first := lc.expectType("national.tally").ID
-		lc.conn.Close()
-		<-lc.done
+		first := f.seenOneThenGone("nca", "national.tally")
 
 		ctx := storetest.Ctx()
 		var wg sync.WaitGroup

@@ -373,12 +373,7 @@ func changes(before, after any) string {
 	out := make([]byte, 0, 64*len(keys))
 	out = append(out, '{')
 	for i, k := range keys {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = append(out, '"')
-		out = append(out, k...) // a JSON field name of ours: nothing to escape
-		out = append(out, `":`...)
+		out = appendJSONKey(out, i, k)
 		switch {
 		case personalFields[k]:
 			out = append(out, `{"changed":true}`...)
