@@ -992,50 +992,49 @@ func (c *liveClient) writeArray(frames []*frame) error {
 // of up to batchMessages messages that go out coalesced. A since older than the retained log,
 // or newer than the newest event, gets one reset message instead. When many clients resume at
 // once (after a network blip or a deploy) most ask for the same events: a replay of up to
-// replayShareMax events is built once per audience, since and upto, and shared.
+// replayShareMax events is built once per audience, since and upto, and shared; a longer one
+// streams to its client alone.
 func (h *Hub) replay(c *liveClient, since, upto int64) (int64, error) {
 	key := replayKey{national: c.national(), force: c.actor.ForceID, since: since, upto: upto}
-	if since <= upto && upto-since <= replayShareMax {
-		r := h.sharedReplay(key)
-		if r.err != nil {
-			return since, r.err
-		}
-		if r.reset {
-			return upto, c.writeWire(newFrame(0, Message{Type: "reset"}).wire)
-		}
-		c.sent = since
-		if err := c.writeFrames(r.frames); err != nil {
-			return c.sent, err
-		}
-		return upto, nil
-	}
-	ctx, cancel := replayContext()
-	defer cancel()
-	if reset, err := h.replayReset(ctx, since, upto); err != nil || reset {
-		if err != nil {
-			return upto, err
-		}
-		return upto, c.writeWire(newFrame(0, Message{Type: "reset"}).wire)
-	}
 	c.sent = since
-	err := h.replayMessages(ctx, key, func(msgs []Message) error {
-		if c.dropped() {
-			return errReplayStopped
+	var reset bool
+	var err error
+	if upto-since <= replayShareMax {
+		r := h.sharedReplay(key)
+		if reset, err = r.reset, r.err; err == nil && !reset {
+			err = c.writeFrames(r.frames)
 		}
-		return c.writeFrames(batchFrames(msgs))
-	})
-	if err == errReplayStopped {
-		return c.sent, nil
+	} else {
+		ctx, cancel := replayContext()
+		defer cancel()
+		if reset, err = h.replayReset(ctx, since, upto); err == nil && !reset {
+			err = h.replayMessages(ctx, key, func(msgs []Message) error {
+				if c.dropped() {
+					return errReplayStopped
+				}
+				return c.writeFrames(batchFrames(msgs))
+			})
+		}
 	}
-	if err != nil {
+	switch {
+	case err == errReplayStopped:
+		return c.sent, nil
+	case err != nil:
 		return c.sent, err
+	case reset:
+		return upto, c.writeWire(newFrame(0, Message{Type: "reset"}).wire)
 	}
 	return upto, nil
 }
 
 // replayShareMax bounds the events of a shared replay (a longer one streams to its client
-// alone), and replayShared how many shared replays are kept.
-var replayShareMax int64 = 4 * replayBatch
+// alone); replayShared bounds how many shared replays are kept, the oldest going first, and
+// replayKeep how long each is: long enough for a storm of reconnects, not to hold their memory
+// after it.
+var (
+	replayShareMax int64 = 4 * replayBatch
+	replayKeep           = 10 * time.Second
+)
 
 const replayShared = 64
 
@@ -1078,6 +1077,7 @@ func (h *Hub) sharedReplay(key replayKey) *sharedReplay {
 		h.replayOrder = h.replayOrder[1:]
 	}
 	h.rmu.Unlock()
+	time.AfterFunc(replayKeep, func() { h.forgetReplay(key, r) })
 
 	ctx, cancel := replayContext()
 	defer cancel()
@@ -1088,14 +1088,19 @@ func (h *Hub) sharedReplay(key replayKey) *sharedReplay {
 		r.frames = batchFrames(msgs)
 	}
 	if r.err != nil {
-		h.rmu.Lock()
-		if h.replays[key] == r {
-			delete(h.replays, key)
-		}
-		h.rmu.Unlock()
+		h.forgetReplay(key, r)
 	}
 	close(r.done)
 	return r
+}
+
+// forgetReplay drops r, the replay for key, unless another has taken its place.
+func (h *Hub) forgetReplay(key replayKey, r *sharedReplay) {
+	h.rmu.Lock()
+	defer h.rmu.Unlock()
+	if h.replays[key] == r {
+		delete(h.replays, key)
+	}
 }
 
 // replayReset reports whether a client resuming after since, with upto the newest event,

@@ -625,3 +625,33 @@ func TestLiveFrameLengths(t *testing.T) {
 	}
 	stop()
 }
+
+// TestLiveSharedReplaysAreForgotten: a replay is shared by the clients that resume from the same
+// point, then let go after replayKeep, so a storm's replays hold no memory after it.
+func TestLiveSharedReplaysAreForgotten(t *testing.T) {
+	defer func(old time.Duration) { replayKeep = old }(replayKeep)
+	replayKeep = 50 * time.Millisecond
+	h := mustQueueHub(t)
+	key := replayKey{national: true}
+	r := h.sharedReplay(key)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if h.sharedReplay(key) != r {
+		t.Fatal("a second client resuming from the same point did not share the replay")
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		h.rmu.Lock()
+		n := len(h.replays)
+		h.rmu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d replays still kept after replayKeep", n)
+		}
+	}
+	if h.sharedReplay(key) == r {
+		t.Error("a forgotten replay was handed out again")
+	}
+}

@@ -72,7 +72,7 @@ type tx struct {
 	// them from the database rather than the cache.
 	parentVersions [2]int64
 	fresh          bool
-	// insertOnly marks a write of writeOne: fn only reads and queues rows, so on SQLite it needs
+	// insertOnly marks a write of writeOne on SQLite: fn only reads and queues rows, so it needs
 	// no savepoint and its rows are inserted with the batch's.
 	insertOnly bool
 }
@@ -136,7 +136,7 @@ func (s *Store) writeOne(ctx context.Context, fn func(t *tx) error) error {
 		return err
 	}
 	for attempt := 1; ; attempt++ {
-		t := &tx{DB: s.db.WithContext(ctx), ctx: ctx, actor: a, now: s.now(), fresh: attempt > 1, insertOnly: true}
+		t := &tx{DB: s.db.WithContext(ctx), ctx: ctx, actor: a, now: s.now(), fresh: attempt > 1}
 		if err := fn(t); err != nil {
 			return translate(err)
 		}
