@@ -477,7 +477,7 @@ func TestLiveAnswersAClientsPingAndClose(t *testing.T) {
 	mustReady(t, conn)
 	pongs := make(chan string, 10)
 	conn.SetPongHandler(func(data string) error { pongs <- data; return nil })
-	c := idleClient(t, h)
+	var c *liveClient
 	msgs := make(chan []Message, 100)
 	closed := make(chan error, 1)
 	go func() {
@@ -491,6 +491,9 @@ func TestLiveAnswersAClientsPingAndClose(t *testing.T) {
 		}
 	}()
 	for i := int64(1); i <= 3; i++ {
+		// The writer that sent the last pong may not have given up its role yet, though the
+		// pong has arrived: wait until it has.
+		c = idleClient(t, h)
 		h.mu.Lock()
 		owned := h.send(c, newFrame(i, Message{ID: i, Type: "test"}), true)
 		h.mu.Unlock()
