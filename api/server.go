@@ -94,14 +94,13 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 }
 
 // Run runs the live stream's background work until ctx ends: the hub's pump and, on Postgres,
-// the NOTIFY sender, the one LISTEN connection that wakes the hub when another replica writes,
-// and the settler that numbers events a write committed but could not settle. When ctx ends
+// the NOTIFY sender and the one LISTEN connection that wakes the hub when another replica
+// writes; and the pruning of old events. When ctx ends
 // every live client is closed with 1001 (going away).
 func (s *Server) Run(ctx context.Context, databaseURL string) {
 	var wg sync.WaitGroup
-	wg.Add(4)
+	wg.Add(3)
 	go func() { defer wg.Done(); models.NewNotifier(s.store).Run(ctx) }()
-	go func() { defer wg.Done(); s.store.RunSettler(ctx, time.Second) }()
 	go func() { defer wg.Done(); s.store.Listen(ctx, databaseURL, s.hub.Wake) }()
 	go func() { defer wg.Done(); s.pruneEvents(ctx) }()
 	s.hub.Run(ctx)

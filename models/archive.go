@@ -106,11 +106,15 @@ func (s *Store) ImportArchive(ctx context.Context, a *Archive) error {
 			return err
 		}
 		if s.dialect == "postgres" {
-			// Explicit ids leave the sequences behind; move them past what was restored.
-			for _, table := range []string{"forces", "operations", "locations", "shifts", "outcomes", "events"} {
+			// Explicit ids leave the sequences and the event counter behind; move them past what was
+			// restored.
+			for _, table := range []string{"forces", "operations", "locations", "shifts", "outcomes"} {
 				if err := t.Exec("SELECT setval(pg_get_serial_sequence(?, 'id'), GREATEST((SELECT COALESCE(MAX(id), 0) FROM "+table+"), 1))", table).Error; err != nil {
 					return err
 				}
+			}
+			if err := t.Exec("UPDATE event_counter SET last = GREATEST(last, (SELECT COALESCE(MAX(id), 0) FROM events)) WHERE id = 1").Error; err != nil {
+				return err
 			}
 		}
 		t.audit("import", "operation", a.Operation.ID, a.Operation.ForceID, nil, nil)

@@ -28,7 +28,7 @@ func TallyOf(o *Outcome) Tally {
 }
 
 // EventsAfter returns up to limit events with ids above after (and at most upto, when upto > 0),
-// in id order. Ids become visible in id order (settle.go), so no event with a smaller id can
+// in id order. Ids become visible in id order (flushRows), so no event with a smaller id can
 // appear later. National scope: the live hub filters per viewer.
 func (s *Store) EventsAfter(ctx context.Context, after, upto int64, limit int) ([]Event, error) {
 	out := []Event{}

@@ -1,8 +1,6 @@
 package models
 
-// HoldSettling makes writes leave their events without ids (and shifts untouched) until
-// SettleEvents runs with hold false: what a process that dies just after its commits leaves.
-func HoldSettling(s *Store, hold bool) { s.settler.held.Store(hold) }
+import "context"
 
 // CombinerQueued returns how many writes wait in the combiner's queue.
 func CombinerQueued(s *Store) int {
@@ -22,3 +20,9 @@ func InCombinedBatch(s *Store, f func()) { s.combiner.inBatch = f }
 
 // ExecSQL runs a statement straight on the database, as another replica's write would.
 func ExecSQL(s *Store, q string, args ...any) error { return s.db.Exec(q, args...).Error }
+
+// MigrateTo applies the migrations up to the version upto.
+func MigrateTo(s *Store, upto int) error {
+	_, err := s.migrateTo(context.Background(), upto)
+	return err
+}

@@ -54,7 +54,6 @@ type Store struct {
 	mu          sync.Mutex
 	afterCommit []func(lastEventID int64)
 	tallies     *Tallies
-	settler     settler
 	combiner    combiner
 	// parents and outcomeIDs let an outcome's write on Postgres read nothing first (parents.go).
 	parents    parentsCache
@@ -203,9 +202,20 @@ const migrationLockKey = 7_245_001
 // processes may call it at once: on Postgres an advisory lock queues them, on SQLite the
 // immediate transaction does. It returns the versions it applied.
 func (s *Store) Migrate(ctx context.Context) ([]int, error) {
+	return s.migrateTo(ctx, 0)
+}
+
+// migrateTo is Migrate up to the version upto, or every version when upto is 0.
+func (s *Store) migrateTo(ctx context.Context, upto int) ([]int, error) {
 	all, err := s.migrations()
 	if err != nil {
 		return nil, err
+	}
+	for i, m := range all {
+		if upto > 0 && m.Version > upto {
+			all = all[:i]
+			break
+		}
 	}
 	var applied []int
 	err = s.db.WithContext(ctx).Connection(func(conn *gorm.DB) error {

@@ -72,24 +72,23 @@ type tallyFilter struct {
 	From, To             string // days
 }
 
-// where returns the filter as a condition on outcomes, or on events when events is set (events
-// have no day: an event outside the days moves totals that the reader then leaves out).
-func (f tallyFilter) where(db *gorm.DB, events bool) *gorm.DB {
+// where returns the filter as a condition on outcomes.
+func (f tallyFilter) where(db *gorm.DB) *gorm.DB {
 	if f.ForceID != 0 {
 		db = db.Where("force_id = ?", f.ForceID)
 	}
 	if f.OperationID != 0 {
 		db = db.Where("operation_id = ?", f.OperationID)
 	}
-	if !events && f.From != "" {
+	if f.From != "" {
 		db = db.Where("day >= ? AND day <= ?", f.From, f.To)
 	}
 	return db
 }
 
 // loadTallies reads the totals of the outcomes f selects as db sees them, and the newest event
-// they include. Events committed in db's snapshot but not yet numbered (settle.go) are taken back
-// out, since they will be applied when they arrive.
+// they include: a write's rows and its events commit together, and ids become visible in id
+// order, so the snapshot holds exactly the events up to that one.
 func (s *Store) loadTallies(db *gorm.DB, f tallyFilter) (*Tallies, error) {
 	t := &Tallies{cells: map[int64]map[tallyKey]*tallyCell{}, national: map[string]map[int64]*forceDay{}, indicators: map[int64]map[Indicator]int64{}, zones: map[int64]*time.Location{}}
 	var err error
@@ -114,7 +113,7 @@ func (s *Store) loadTallies(db *gorm.DB, f tallyFilter) (*Tallies, error) {
 		Total, N             int64
 		Last                 string
 	}
-	err = f.where(db.Table("outcomes"), false).Select("force_id, operation_id, day, location_id, measure, SUM(count) AS total, COUNT(*) AS n, MAX(created_at) AS last").
+	err = f.where(db.Table("outcomes")).Select("force_id, operation_id, day, location_id, measure, SUM(count) AS total, COUNT(*) AS n, MAX(created_at) AS last").
 		Group("force_id, operation_id, day, location_id, measure").Scan(&rows).Error
 	if err != nil {
 		return nil, err
@@ -127,7 +126,7 @@ func (s *Store) loadTallies(db *gorm.DB, f tallyFilter) (*Tallies, error) {
 		OperationID int64
 		Indicators  string
 	}
-	if err := f.where(db.Table("outcomes"), false).Select("operation_id, indicators").Where("indicators <> ?", "[]").Scan(&lists).Error; err != nil {
+	if err := f.where(db.Table("outcomes")).Select("operation_id, indicators").Where("indicators <> ?", "[]").Scan(&lists).Error; err != nil {
 		return nil, err
 	}
 	for _, l := range lists {
@@ -135,13 +134,6 @@ func (s *Store) loadTallies(db *gorm.DB, f tallyFilter) (*Tallies, error) {
 		if json.Unmarshal([]byte(l.Indicators), &inds) == nil {
 			t.addIndicators(l.OperationID, inds, 1)
 		}
-	}
-	waiting, err := s.unsettled(f.where(db, true))
-	if err != nil {
-		return nil, err
-	}
-	for i := range waiting {
-		t.move(&waiting[i], -1)
 	}
 	return t, nil
 }
@@ -178,11 +170,6 @@ func (t *Tallies) Apply(ev *Event) {
 		return
 	}
 	t.asOf = ev.ID
-	t.move(ev, 1)
-}
-
-// move counts an event's change into the totals (sign 1) or takes it back out (sign -1).
-func (t *Tallies) move(ev *Event, sign int64) {
 	switch ev.Type {
 	case "operation.created", "operation.updated":
 		var op Operation
@@ -199,8 +186,8 @@ func (t *Tallies) move(ev *Event, sign int64) {
 			if json.Unmarshal([]byte(ev.Previous), &prev) != nil {
 				return
 			}
-			t.add(tallyKey{ev.ForceID, prev.OperationID, prev.Day.String(), prev.LocationID, prev.Measure}, -sign*prev.Count, -sign, time.Time{})
-			t.addIndicators(prev.OperationID, prev.Indicators, -sign)
+			t.add(tallyKey{ev.ForceID, prev.OperationID, prev.Day.String(), prev.LocationID, prev.Measure}, -prev.Count, -1, time.Time{})
+			t.addIndicators(prev.OperationID, prev.Indicators, -1)
 		}
 		zone, ok := t.zones[o.OperationID]
 		if !ok {
@@ -208,12 +195,8 @@ func (t *Tallies) move(ev *Event, sign int64) {
 		}
 		lt := o.OccurredAt.In(zone)
 		day := NewDate(lt.Year(), lt.Month(), lt.Day()).String()
-		at := o.CreatedAt
-		if sign < 0 {
-			at = time.Time{} // a newest-report instant cannot be taken back; it stays as read
-		}
-		t.add(tallyKey{ev.ForceID, o.OperationID, day, o.LocationID, o.Measure}, sign*o.Count, sign, at)
-		t.addIndicators(o.OperationID, o.Indicators, sign)
+		t.add(tallyKey{ev.ForceID, o.OperationID, day, o.LocationID, o.Measure}, o.Count, 1, o.CreatedAt)
+		t.addIndicators(o.OperationID, o.Indicators, 1)
 	}
 }
 

@@ -13,8 +13,8 @@ import (
 	"gorm.io/gorm"
 )
 
-// Event is one row of the outbox: a committed change. Ids are the order of delivery; on Postgres
-// a row has one only once its write has settled (settle.go).
+// Event is one row of the outbox: a committed change. Ids are the order of delivery, given by
+// the statement that inserts the row (flushRows; on SQLite, the batch).
 type Event struct {
 	ID          int64  `json:"id" gorm:"primaryKey"`
 	ForceID     int64  `json:"force_id"`
@@ -46,9 +46,6 @@ type AuditEntry struct {
 
 // TableName pins the table.
 func (AuditEntry) TableName() string { return "audit_log" }
-
-// eventLockKey serialises the numbering of events on Postgres with its commit (see settle.go).
-const eventLockKey = 7_245_002
 
 // tx is one write transaction: the change, its events and its audit rows commit together.
 type tx struct {
@@ -87,8 +84,8 @@ func (t *tx) touch(shiftID int64) {
 }
 
 // write runs fn in a transaction, then writes the audit rows, idempotency record and events fn
-// queued, then commits, then settles (settle.go) and tells OnCommit listeners. Nothing is
-// announced that was rolled back. On SQLite the transaction is shared with the writes queued
+// queued, then commits, then tells OnCommit listeners. Nothing is announced that was rolled
+// back. On SQLite the transaction is shared with the writes queued
 // beside this one, each in a savepoint of its own (combine.go).
 func (s *Store) write(ctx context.Context, fn func(t *tx) error) error {
 	return s.writeAs(ctx, fn, false)
@@ -105,7 +102,7 @@ func (s *Store) writeAs(ctx context.Context, fn func(t *tx) error, insertOnly bo
 		if err := s.combine(ctx, t, fn); err != nil {
 			return translate(err)
 		}
-		s.settleWrite(ctx, t)
+		s.committed(t)
 		return nil
 	}
 	err = s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
@@ -118,7 +115,7 @@ func (s *Store) writeAs(ctx context.Context, fn func(t *tx) error, insertOnly bo
 	if err != nil {
 		return translate(err)
 	}
-	s.settleWrite(ctx, t)
+	s.committed(t)
 	return nil
 }
 
@@ -153,7 +150,7 @@ func (s *Store) writeOne(ctx context.Context, fn func(t *tx) error) error {
 		if err != nil {
 			return translate(err)
 		}
-		s.settleWrite(ctx, t)
+		s.committed(t)
 		return nil
 	}
 }
@@ -172,23 +169,21 @@ func (t *tx) insertOutcome(o *Outcome, id int64) error {
 	return nil
 }
 
-// settleWrite runs after a write commits: it settles on Postgres, announces on SQLite.
-func (s *Store) settleWrite(ctx context.Context, t *tx) {
-	if s.dialect == "postgres" {
-		if len(t.events) > 0 || len(t.touches) > 0 {
-			// The write is committed: a failure to settle now is retried by SettleEvents, and
-			// must not make the client retry a write that happened.
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			_ = s.settle(sctx, t.touches)
-			cancel()
-		}
-	} else if len(t.events) > 0 {
-		s.announce(t.events[len(t.events)-1].ID)
+// committed tells the OnCommit listeners the id of a committed write's newest event.
+func (s *Store) committed(t *tx) {
+	if len(t.events) == 0 {
+		return
+	}
+	s.mu.Lock()
+	fs := s.afterCommit
+	s.mu.Unlock()
+	for _, f := range fs {
+		f(t.events[len(t.events)-1].ID)
 	}
 }
 
 // flushPostgres writes the queued outcome, audit rows, idempotency record and events in one
-// statement (one round trip). Events get their ids when the write settles.
+// statement (one round trip), events with their ids.
 func (t *tx) flushPostgres() error {
 	return flushRows(t.DB, []*tx{t})
 }
@@ -213,10 +208,10 @@ func (in insert) sql() (string, []any) {
 }
 
 // queuedRows gathers the rows that the writes ts queued, one insert per table that has any, in
-// the order outcomes, audit rows, idempotency records, events. Events carry their ids when
-// eventIDs is set (SQLite), none otherwise (Postgres numbers them as they settle).
-func queuedRows(ts []*tx, eventIDs bool) []insert {
-	var outcomes, audits, idems, events [][]any
+// the order outcomes, audit rows, idempotency records and, with events set (SQLite, where each
+// already has its id), events.
+func queuedRows(ts []*tx, events bool) []insert {
+	var outcomes, audits, idems, evs [][]any
 	for _, t := range ts {
 		if o := t.outcome; o != nil {
 			outcomes = append(outcomes, []any{o.ID, o.OperationID, o.ForceID, o.ShiftID, o.LocationID, o.OccurredAt, o.Day, o.Measure, o.Count, o.Indicators,
@@ -229,18 +224,12 @@ func queuedRows(ts []*tx, eventIDs bool) []insert {
 		if r := t.idem; r != nil {
 			idems = append(idems, []any{r.Scope, r.Key, r.RequestHash, r.Status, r.Response, r.CreatedAt})
 		}
-		for i := range t.events {
-			e := &t.events[i]
-			row := []any{e.ForceID, e.OperationID, e.Type, e.EntityID, e.Data, e.Previous, e.CreatedAt}
-			if eventIDs {
-				row = append(row, e.ID)
+		if events {
+			for i := range t.events {
+				e := &t.events[i]
+				evs = append(evs, []any{e.ID, e.ForceID, e.OperationID, e.Type, e.EntityID, e.Data, e.Previous, e.CreatedAt})
 			}
-			events = append(events, row)
 		}
-	}
-	eventCols := "force_id, operation_id, type, entity_id, data, previous, created_at"
-	if eventIDs {
-		eventCols += ", id"
 	}
 	var out []insert
 	for _, in := range []insert{
@@ -248,7 +237,7 @@ func queuedRows(ts []*tx, eventIDs bool) []insert {
 			"leaflet_language, partner_agency, vehicle_reg, notes, created_at, updated_at, created_by, version", outcomes},
 		{"audit_log", "at, user_id, username, role, force_id, action, entity, entity_id, changes, request_id, client_addr, result", audits},
 		{"idempotency_keys", "scope, key, request_hash, status, response, created_at", idems},
-		{"events", eventCols, events},
+		{"events", eventColumns, evs},
 	} {
 		if len(in.rows) > 0 {
 			out = append(out, in)
@@ -257,43 +246,121 @@ func queuedRows(ts []*tx, eventIDs bool) []insert {
 	return out
 }
 
-// flushRows writes the rows that the writes ts queued on Postgres, in one statement: one
-// multi-row INSERT per table, each a data-modifying WITH clause (they all run, referenced or not).
+// eventColumns are the columns an event is inserted with, in queuedRows' order.
+const eventColumns = "id, force_id, operation_id, type, entity_id, data, previous, created_at"
+
+// flushRows writes the rows that the writes ts queued on Postgres in one statement, and gives
+// their events ids. Each part is a data-modifying WITH clause (they all run, referenced or not),
+// and the parts that lock run in this order, so that two statements never wait on each other
+// in a cycle:
+//
+//  1. for new outcomes, a check that their operations and shifts still have the versions the
+//     writes read, which aborts the statement if one does not (parents.go);
+//  2. the shifts heard from move their last activity on (their rows locked; a write that edits
+//     a shift locks its row before its own step 3 too);
+//  3. the event_counter row moves on by the number of events, which takes the next ids: the
+//     row stays locked until this statement's transaction commits, so the next ids are taken
+//     only once these are visible, and a reader asking for "id > last" never skips one;
+//  4. the inserts: outcomes, audit rows, idempotency records, events.
+//
+// Each step waits for the one before through a reference to it. A write with no event takes
+// no ids and leaves the counter alone.
 func flushRows(db *gorm.DB, ts []*tx) error {
-	inserts := queuedRows(ts, false)
-	if len(inserts) == 0 {
-		return nil
-	}
-	var parts []string
+	var ctes, after []string
 	var args []any
-	for _, in := range inserts {
-		q, a := in.sql()
-		parts = append(parts, q)
+	with := func(name, q string, a ...any) {
+		ctes = append(ctes, name+" AS ("+q+")")
 		args = append(args, a...)
 	}
-	// New outcomes: the statement ends by checking that their operations and shifts still have
-	// the versions the writes read, and aborts if one does not (parents.go).
 	var checks []string
+	var checkArgs []any
+	touches := map[int64]time.Time{}
+	events := 0
 	for _, t := range ts {
 		if o := t.outcome; o != nil {
 			checks = append(checks, "(?::bigint, ?::bigint, ?::bigint, ?::bigint)")
-			args = append(args, o.OperationID, t.parentVersions[0], o.ShiftID, t.parentVersions[1])
+			checkArgs = append(checkArgs, o.OperationID, t.parentVersions[0], o.ShiftID, t.parentVersions[1])
 		}
+		for id, at := range t.touches {
+			if at.After(touches[id]) {
+				touches[id] = at
+			}
+		}
+		events += len(t.events)
 	}
 	if len(checks) > 0 {
-		parts = append(parts, "SELECT aidant_parents_changed() FROM (VALUES "+strings.Join(checks, ", ")+") AS v(op, op_version, shift, shift_version) "+
+		with("parents", "SELECT aidant_parents_changed() AS changed FROM (VALUES "+strings.Join(checks, ", ")+") AS v(op, op_version, shift, shift_version) "+
 			"WHERE NOT EXISTS (SELECT 1 FROM operations JOIN shifts ON shifts.operation_id = operations.id "+
-			"WHERE operations.id = v.op AND operations.version = v.op_version AND shifts.id = v.shift AND shifts.version = v.shift_version)")
+			"WHERE operations.id = v.op AND operations.version = v.op_version AND shifts.id = v.shift AND shifts.version = v.shift_version)", checkArgs...)
+		after = append(after, "NOT EXISTS (SELECT 1 FROM parents)")
 	}
-	q := parts[len(parts)-1]
-	if len(parts) > 1 {
-		ctes := make([]string, len(parts)-1)
-		for i, p := range parts[:len(parts)-1] {
-			ctes[i] = "w" + strconv.Itoa(i) + " AS (" + p + ")"
+	if len(touches) > 0 {
+		values := make([]string, 0, len(touches))
+		var a []any
+		for id, at := range touches {
+			values = append(values, "(?::bigint, ?::timestamptz)")
+			a = append(a, id, at)
 		}
-		q = "WITH " + strings.Join(ctes, ", ") + " " + q
+		with("touched", "UPDATE shifts SET last_activity_at = GREATEST(shifts.last_activity_at, v.at) FROM (VALUES "+
+			strings.Join(values, ", ")+") AS v(id, at) WHERE shifts.id = v.id AND "+whenAll(after)+" RETURNING 1", a...)
+		after = append(after, "(SELECT count(*) FROM touched) >= 0")
 	}
-	return db.Exec(q, args...).Error
+	if events > 0 {
+		with("counter", "UPDATE event_counter SET last = last + ? WHERE id = 1 AND "+whenAll(after)+" RETURNING last - ? AS base", events, events)
+	}
+	for _, in := range queuedRows(ts, false) {
+		q, a := in.sql()
+		with("w"+strconv.Itoa(len(ctes)), q, a...)
+	}
+	if events > 0 {
+		const tuple = "(?::bigint, ?::bigint, ?::bigint, ?::text, ?::bigint, ?::text, ?::text, ?::timestamptz)"
+		values := make([]string, 0, events)
+		var a []any
+		k := 0
+		for _, t := range ts {
+			for i := range t.events {
+				e := &t.events[i]
+				k++
+				values = append(values, tuple)
+				a = append(a, k, e.ForceID, e.OperationID, e.Type, e.EntityID, e.Data, e.Previous, e.CreatedAt)
+			}
+		}
+		with("evs", "INSERT INTO events ("+eventColumns+") SELECT counter.base + v.k, v.force_id, v.operation_id, v.type, v.entity_id, v.data, v.previous, v.created_at "+
+			"FROM counter, (VALUES "+strings.Join(values, ", ")+") AS v(k, force_id, operation_id, type, entity_id, data, previous, created_at)", a...)
+	}
+	if len(ctes) == 0 {
+		return nil
+	}
+	// The main query reads the check and the counter, which makes both run first; and it returns
+	// the ids' base.
+	q := "WITH " + strings.Join(ctes, ", ") + " SELECT "
+	switch {
+	case events > 0:
+		q += "(SELECT base FROM counter)"
+	case len(checks) > 0:
+		q += "(SELECT count(*) FROM parents)"
+	default:
+		q += "0"
+	}
+	var base int64
+	if err := db.Raw(q, args...).Row().Scan(&base); err != nil {
+		return err
+	}
+	for _, t := range ts {
+		for i := range t.events {
+			base++
+			t.events[i].ID = base
+		}
+	}
+	return nil
+}
+
+// whenAll joins conditions with AND; TRUE when there are none.
+func whenAll(conds []string) string {
+	if len(conds) == 0 {
+		return "TRUE"
+	}
+	return strings.Join(conds, " AND ")
 }
 
 func (s *Store) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }

@@ -13,7 +13,7 @@ import (
 	"github.com/aidant/aidant/models/storetest"
 )
 
-// postgresOnly runs fn on Postgres, the one dialect that settles events after commit. Under
+// postgresOnly runs fn on Postgres, the one dialect with many writers at once. Under
 // CI=true storetest fails the test when Postgres is missing.
 func postgresOnly(t *testing.T, fn func(t *testing.T, s *models.Store)) {
 	t.Helper()
@@ -23,88 +23,90 @@ func postgresOnly(t *testing.T, fn func(t *testing.T, s *models.Store)) {
 	fn(t, storetest.Open(t, "postgres"))
 }
 
-// TestUnsettledEventsCountOnce leaves writes committed but unsettled (as a replica killed between
-// its commit and its settling does), loads tallies while they wait, then settles them: the
-// tallies, advanced by the events that arrive, must equal the database, neither missing the
-// waiting outcomes nor counting them twice; and the waiting events must arrive after every event
-// that was visible, in insertion order.
-func TestUnsettledEventsCountOnce(t *testing.T) {
-	postgresOnly(t, func(t *testing.T, s *models.Store) {
+// TestEventIDsAcrossReplicas has two replicas of one database write at once, outcomes that
+// share statements and edits that run in transactions of their own, while a reader on one of
+// them keeps asking for the events after the last it saw, as the live hub does. Every event
+// must get one id, the ids must run without gaps, and the reader must never see an id before
+// every smaller one: if it skipped one, a live client would never get it.
+func TestEventIDsAcrossReplicas(t *testing.T) {
+	postgresOnly(t, func(t *testing.T, _ *models.Store) {
 		ctx := storetest.Ctx()
-		w := mustWeek(t, s, "NTH")
-		before, err := s.EventsAfter(ctx, 0, 0, 10000)
+		s1, url := storetest.OpenWithURL(t, "postgres")
+		s2, err := models.Open(ctx, models.DBConfig{URL: url, MaxOpenConns: 8, StatementTimeout: 30 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
-		last := before[len(before)-1].ID
-
-		models.HoldSettling(s, true)
-		var ids []int64
-		for i := range 5 {
-			in := models.OutcomeInput{ShiftID: w.Shift.ID, OccurredAt: at(3+i, 10), Measure: models.MeasureHGVsStopped, Count: int64(i + 1),
-				Indicators: models.JSONList[models.Indicator]{models.Indicators[i]}}
-			ids = append(ids, mustRecord(t, ctx, s, w.Op.ID, in).ID)
-		}
-		o, err := s.GetOutcome(ctx, ids[0])
+		defer s2.Close()
+		w := mustWeek(t, s1, "NTH")
+		_, first, err := s1.EventBounds(ctx)
 		if err != nil {
 			t.Fatal(err)
-		}
-		if _, err := s.UpdateOutcome(ctx, o.ID, models.OutcomePatch{Version: &o.Version, Count: ptr(int64(40)), OccurredAt: ptr(at(6, 9))}); err != nil {
-			t.Fatal(err)
-		}
-		if evs, _ := s.EventsAfter(ctx, last, 0, 100); len(evs) != 0 {
-			t.Fatalf("%d unsettled events are already visible to readers", len(evs))
-		}
-		tallies, err := s.LoadTallies(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tallies.AsOf() != last {
-			t.Fatalf("tallies as of event %d, want %d", tallies.AsOf(), last)
 		}
 
-		models.HoldSettling(s, false)
-		if err := s.SettleEvents(ctx); err != nil {
-			t.Fatal(err)
-		}
-		evs, err := s.EventsAfter(ctx, last, 0, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for i := range evs {
-			if want := last + int64(i) + 1; evs[i].ID != want {
-				t.Errorf("event %d has id %d, want %d: ids must follow the newest without gaps", i, evs[i].ID, want)
+		const writers, each = 4, 30
+		var wg sync.WaitGroup
+		errs := make(chan error, 2*writers*each)
+		for r, s := range []*models.Store{s1, s2} {
+			for g := range writers {
+				wg.Go(func() {
+					in := models.OutcomeInput{ShiftID: w.Shift.ID, OccurredAt: at(4, 10), Measure: models.MeasureDriversEngaged, Count: 1, Notes: fmt.Sprintf("r%d w%d", r, g)}
+					var mine *models.Outcome
+					for i := range each {
+						if g == 0 && mine != nil { // one writer per replica edits, in a transaction
+							o, err := s.UpdateOutcome(ctx, mine.ID, models.OutcomePatch{Version: &mine.Version, Count: ptr(int64(i))})
+							if err != nil {
+								errs <- fmt.Errorf("replica %d edit %d: %w", r, i, err)
+								return
+							}
+							mine = o
+							continue
+						}
+						res, err := s.RecordOutcome(ctx, w.Op.ID, in, nil)
+						if err != nil {
+							errs <- fmt.Errorf("replica %d writer %d outcome %d: %w", r, g, i, err)
+							return
+						}
+						mine = new(models.Outcome)
+						_ = json.Unmarshal(res.Body, mine)
+					}
+				})
 			}
-			got = append(got, fmt.Sprintf("%s %d", evs[i].Type, evs[i].EntityID))
-			tallies.Apply(&evs[i])
 		}
-		want := []string{}
-		for _, id := range ids {
-			want = append(want, fmt.Sprintf("outcome.created %d", id))
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+
+		last, finished := first, false
+		for !finished {
+			select {
+			case <-done:
+				finished = true // one more read after the last write
+			default:
+			}
+			evs, err := s2.EventsAfter(ctx, last, 0, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range evs {
+				if ev.ID != last+1 {
+					t.Fatalf("the reader got event %d after %d: event %d was not visible yet, and a reader past it never reads it", ev.ID, last, last+1)
+				}
+				last = ev.ID
+			}
 		}
-		want = append(want, fmt.Sprintf("outcome.updated %d", ids[0]))
-		if !slices.Equal(got, want) {
-			t.Fatalf("settled events\n got %q\nwant %q", got, want)
+		close(errs)
+		for err := range errs {
+			t.Error(err)
 		}
-		fromDB, fromMemory := summaries(t, s, tallies, func() (any, error) { return s.OperationSummary(ctx, w.Op.ID) })
-		if fromDB != fromMemory {
-			t.Fatalf("operation summary after settling:\ndatabase %s\n  memory %s", fromDB, fromMemory)
-		}
-		sh, err := s.GetShift(ctx, w.Shift.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if sh.LastActivityAt == nil {
-			t.Error("settling did not record the shift's last activity")
+		if want := first + 2*writers*each; last != want {
+			t.Errorf("the reader saw up to event %d, want %d: %d writes each with one event", last, want, 2*writers*each)
 		}
 	})
 }
 
-// TestSettlingUnderConcurrentWriters has many writers commit at once: every write's event must be
+// TestEventIDsUnderConcurrentWriters has many writers commit at once: every write's event must be
 // numbered once, the ids must run without gaps, and each writer's event must be readable as soon
 // as its write returns.
-func TestSettlingUnderConcurrentWriters(t *testing.T) {
+func TestEventIDsUnderConcurrentWriters(t *testing.T) {
 	postgresOnly(t, func(t *testing.T, s *models.Store) {
 		ctx := storetest.Ctx()
 		w := mustWeek(t, s, "NTH")
@@ -285,4 +287,53 @@ func TestCombinerSurvivesAPanic(t *testing.T) {
 			t.Fatal("the write after a panicking batch never finished: the lead was not handed back")
 		}
 	})
+}
+
+// TestMigrationNumbersUnsettledEvents upgrades a database that an earlier build left with
+// events committed but not yet numbered (it numbered them after commit): the upgrade must give
+// them the next ids in the order they were inserted, and the next write must follow on.
+func TestMigrationNumbersUnsettledEvents(t *testing.T) {
+	if !slices.Contains(storetest.Dialects(t), "postgres") {
+		t.Skip("DATABASE_URL is not set")
+	}
+	ctx := storetest.Ctx()
+	s, err := models.Open(ctx, models.DBConfig{URL: storetest.NewSchema(t), MaxOpenConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := models.MigrateTo(s, 4); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []struct {
+		id     any
+		entity int64
+	}{{1, 10}, {2, 11}, {nil, 12}, {nil, 13}} {
+		if err := models.ExecSQL(s, "INSERT INTO events (id, force_id, operation_id, type, entity_id, data, previous, created_at) VALUES (?, 1, 1, 'force.created', ?, '{}', '', now())", ev.id, ev.entity); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.Hashing = storetest.CheapHashing
+	mustWeek(t, s, "NTH")
+	evs, err := s.EventsAfter(ctx, 0, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) < 5 {
+		t.Fatalf("%d events after the upgrade and a write, want at least 5", len(evs))
+	}
+	for i, ev := range evs {
+		if ev.ID != int64(i)+1 {
+			t.Fatalf("event %d has id %d, want %d", i, ev.ID, i+1)
+		}
+		if i < 4 && ev.EntityID != int64(10+i) {
+			t.Errorf("event %d is of entity %d, want %d: the upgrade must keep insertion order", ev.ID, ev.EntityID, 10+i)
+		}
+	}
+	if evs[4].Type != "operation.created" {
+		t.Errorf("event 5 is %s of %d, want the new operation's creation", evs[4].Type, evs[4].EntityID)
+	}
 }
