@@ -7,3 +7,7 @@ func SetReplayShareMax(n int64) func() {
 	replayShareMax = n
 	return func() { replayShareMax = old }
 }
+
+// AfterAudiences makes the hub's pump call f in each dispatch, once it has chosen which
+// audiences' frames to build and before it queues them. Set it before the server runs.
+func AfterAudiences(s *Server, f func()) { s.hub.afterAudiences = f }

@@ -353,6 +353,8 @@ type Hub struct {
 	wake    chan struct{}
 	// pingPeriod is how often every client is pinged: pingPeriod, or shorter in tests.
 	pingPeriod time.Duration
+	// afterAudiences, in tests, runs in dispatch once it has chosen the frames to build.
+	afterAudiences func()
 	// upgrader shares writeBuffers among all connections, so an idle one holds no write buffer.
 	upgrader     websocket.Upgrader
 	writeBuffers sync.Pool
@@ -523,16 +525,24 @@ func (h *Hub) pace(ctx context.Context, clients int, began time.Time) {
 	}
 }
 
-// dispatch serialises a batch of events once per audience, in frames of up to batchMessages
-// messages, and queues them to every client that may see them: a force's clients its force's
+// dispatch serialises a batch of events once per audience that has a client, in frames of up
+// to batchMessages messages, and queues them to every client that may see them: a force's clients its force's
 // events, national viewers the tallies. It returns how many clients it was queued to.
 func (h *Hub) dispatch(ctx context.Context, evs []models.Event) int {
+	forces, anyNational := h.audiences(evs[len(evs)-1].ID)
+	if h.afterAudiences != nil {
+		h.afterAudiences()
+	}
 	forceMsgs := map[int64][]Message{}
 	var nationalMsgs []Message
 	for i := range evs {
 		ev := &evs[i]
-		forceMsgs[ev.ForceID] = append(forceMsgs[ev.ForceID], forceMessage(ev))
-		nationalMsgs = append(nationalMsgs, h.tallies(ctx, ev)...)
+		if forces[ev.ForceID] {
+			forceMsgs[ev.ForceID] = append(forceMsgs[ev.ForceID], forceMessage(ev))
+		}
+		if anyNational {
+			nationalMsgs = append(nationalMsgs, h.tallies(ctx, ev)...)
+		}
 	}
 	byForce := make(map[int64][]*frame, len(forceMsgs))
 	for force, msgs := range forceMsgs {
@@ -543,6 +553,25 @@ func (h *Hub) dispatch(ctx context.Context, evs []models.Event) int {
 	owned, clients := h.enqueue(evs, byForce, national)
 	h.writeAll(owned)
 	return clients
+}
+
+// audiences marks the events up to last as dispatched and returns the audiences that have a
+// client: the forces, and whether any client is national. Only their frames are built. A client
+// that subscribes after this is told last as its starting point, so it replays this batch from
+// storage, and frames of the batch that reach it anyway are skipped as already replayed.
+func (h *Hub) audiences(last int64) (forces map[int64]bool, national bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.last = last
+	forces = map[int64]bool{}
+	for c := range h.clients {
+		if c.national() {
+			national = true
+		} else {
+			forces[c.actor.ForceID] = true
+		}
+	}
+	return forces, national
 }
 
 // writeAll writes to clients whose writer role the pump holds, on as many cores as the process
@@ -567,12 +596,11 @@ func (h *Hub) writeEach(owned []*liveClient) {
 }
 
 // enqueue queues a batch's frames to every client that may see them, and advances the running
-// tallies and the newest event dispatched, all at once under h.mu. It returns the clients whose
-// writer role it took, for the caller to write to now, and how many clients it queued to.
+// tallies, all at once under h.mu. It returns the clients whose writer role it took, for the
+// caller to write to now, and how many clients it queued to.
 func (h *Hub) enqueue(evs []models.Event, byForce map[int64][]*frame, national []*frame) (owned []*liveClient, clients int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.last = evs[len(evs)-1].ID
 	for i := range evs {
 		h.running.Apply(&evs[i])
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -589,5 +590,103 @@ func TestLiveStormResumesExactly(t *testing.T) {
 				r.lc.quiet(200 * time.Millisecond)
 			}
 		}
+	})
+}
+
+// TestLiveClientsJoiningMidDispatch has clients join while the pump is between choosing which
+// frames to build (only those of audiences with a client) and queueing them: a client whose
+// audience had none when the batch was read must still get the batch, from storage, and a
+// client whose audience had frames built must get each event once, not from storage and again
+// from its queue.
+func TestLiveClientsJoiningMidDispatch(t *testing.T) {
+	eachDialect(t, func(t *testing.T, f *fixture) {
+		var join atomic.Pointer[func()]
+		api.AfterAudiences(f.api, func() {
+			if fn := join.Swap(nil); fn != nil {
+				(*fn)()
+			}
+		})
+		f.startLive()
+		bdf, _, err := f.dial("lead.bdf", "", nil)
+		must(t, err)
+		bdf.expectType("ready")
+
+		// countOnce reads until the stream is quiet and counts each (type, event id) seen,
+		// among them those read before the client was ready.
+		early := map[*liveConn][]api.Message{}
+		countOnce := func(lc *liveConn, typ string) int {
+			t.Helper()
+			seen := map[int64]int{}
+			for _, m := range early[lc] {
+				if m.Type == typ {
+					seen[m.ID]++
+				}
+			}
+			delete(early, lc)
+			for {
+				select {
+				case m := <-lc.msgs:
+					if m.Type == typ {
+						seen[m.ID]++
+					}
+					continue
+				case <-time.After(500 * time.Millisecond):
+				}
+				break
+			}
+			for id, n := range seen {
+				if n != 1 {
+					t.Errorf("%s event %d arrived %d times, want once", typ, id, n)
+				}
+			}
+			return len(seen)
+		}
+		joinDuring := func(as string) *liveConn {
+			_, since, err := f.store.EventBounds(storetest.Ctx())
+			must(t, err)
+			var lc *liveConn
+			joined := make(chan struct{})
+			fn := func() {
+				defer close(joined)
+				var err error
+				lc, _, err = f.dial(as, fmt.Sprint(since), nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for m := lc.next(); m.Type != "ready"; m = lc.next() {
+					early[lc] = append(early[lc], m) // replayed before ready
+				}
+			}
+			join.Store(&fn)
+			f.record("lead.nth", f.nth, "hgvs_stopped", 1)
+			<-joined
+			if lc == nil {
+				t.FailNow()
+			}
+			return lc
+		}
+
+		// No NTH or national client: the batch builds only BDF's frames (none here).
+		nth := joinDuring("lead.nth")
+		if n := countOnce(nth, "outcome.created"); n != 1 {
+			t.Errorf("a force lead who joined mid-dispatch got %d outcome.created, want 1", n)
+		}
+		nca := joinDuring("nca")
+		if n := countOnce(nca, "national.tally"); n != 1 {
+			t.Errorf("the NCA joining mid-dispatch got %d national.tally, want 1", n)
+		}
+		countOnce(nth, "outcome.created")
+
+		// Now NTH's frames are built: the second NTH client gets the event from storage and
+		// from its queue, and must see it once.
+		nth2 := joinDuring("lead.nth")
+		if n := countOnce(nth2, "outcome.created"); n != 1 {
+			t.Errorf("a second force lead joining mid-dispatch got %d outcome.created, want 1", n)
+		}
+		if n := countOnce(nth, "outcome.created"); n != 1 {
+			t.Errorf("the first force lead got %d outcome.created for the last write, want 1", n)
+		}
+		bdf.quiet(100 * time.Millisecond)
 	})
 }

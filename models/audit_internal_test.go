@@ -58,3 +58,47 @@ func TestChanges(t *testing.T) {
 		t.Error("nil to nil changed something")
 	}
 }
+
+// TestScanObject checks the audit diff's splitting of an object against encoding/json's, on
+// values whose strings hold the characters that end values and strings, and on what it must
+// refuse (and leave to the decoder).
+func TestScanObject(t *testing.T) {
+	at := time.Date(2020, 2, 5, 10, 0, 0, 0, time.UTC)
+	tricky := `a "quoted" note, with {braces}, [brackets], a back\slash\" and a tab	and ü`
+	for _, v := range []any{
+		&Outcome{ID: 9, Notes: tricky, VehicleReg: `},"x":{`, Indicators: JSONList[Indicator]{"ms_isolation", "ms_fear"}, CreatedAt: at},
+		&Operation{Name: tricky, Targets: JSONMap[Measure, Target]{MeasureHGVsStopped: {Week: 250, Day: 50}}},
+		&Shift{Officers: JSONList[string]{tricky, "]"}},
+		map[string]any{"a": []any{map[string]any{"b": "}"}, nil, true, 1.5}, "c": map[string]any{}, "d": []any{}},
+		map[string]any{},
+	} {
+		raw, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs, ok := scanObject(raw)
+		if !ok {
+			t.Fatalf("scanObject refused %s", raw)
+		}
+		var want map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &want); err != nil {
+			t.Fatal(err)
+		}
+		if len(fs) != len(want) {
+			t.Fatalf("%d fields of %s, want %d", len(fs), raw, len(want))
+		}
+		for _, f := range fs {
+			if string(want[f.key]) != string(f.value) {
+				t.Errorf("field %q = %s, want %s", f.key, f.value, want[f.key])
+			}
+		}
+	}
+	for _, raw := range []string{``, `{`, `[]`, `{"a":1,}`, `{"a" :1}`, `{ "a":1}`, `{"a\"b":1}`, `{"a":"x}`, `{"a":1"b":2}`} {
+		if fs, ok := scanObject([]byte(raw)); ok {
+			t.Errorf("scanObject accepted %q as %v", raw, fs)
+		}
+	}
+	if got := changes(nil, json.RawMessage(`{"a\u0062":1, "count": 2}`)); got != `{"ab":{"after":1},"count":{"after":2}}` {
+		t.Errorf("changes of an object with an escaped key and spaces = %s", got)
+	}
+}

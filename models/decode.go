@@ -8,6 +8,7 @@ import (
 	"io"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -103,8 +104,22 @@ func describeType(t reflect.Type) string {
 	return "of another type"
 }
 
-// jsonFields returns the exact JSON names of a struct's fields and their types.
+// fieldsOf caches jsonFields by type: every request body is checked against its type's fields.
+var fieldsOf sync.Map // reflect.Type → map[string]reflect.Type
+
+// jsonFields returns the exact JSON names of a struct's fields and their types. The map is
+// shared: callers must not change it.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldsOf.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
+	m := structFields(t)
+	fieldsOf.Store(t, m)
+	return m
+}
+
+// structFields is jsonFields without the cache.
+func structFields(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -121,7 +136,7 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 				ft = ft.Elem()
 			}
 			if ft.Kind() == reflect.Struct {
-				for k, v := range jsonFields(ft) {
+				for k, v := range structFields(ft) {
 					out[k] = v
 				}
 				continue

@@ -342,8 +342,13 @@ func flushRows(db *gorm.DB, ts []*tx) error {
 	default:
 		q += "0"
 	}
+	// Straight to the connection or transaction, with the placeholders numbered here: GORM's own
+	// pass over a statement of thousands of them cost more than the rest of its work.
 	var base int64
-	if err := db.Raw(q, args...).Row().Scan(&base); err != nil {
+	if err := db.Statement.ConnPool.QueryRowContext(db.Statement.Context, numberPlaceholders(q), args...).Scan(&base); err != nil {
+		if tr, ok := db.Dialector.(gorm.ErrorTranslator); ok {
+			err = tr.Translate(err)
+		}
 		return err
 	}
 	for _, t := range ts {
@@ -353,6 +358,23 @@ func flushRows(db *gorm.DB, ts []*tx) error {
 		}
 	}
 	return nil
+}
+
+// numberPlaceholders turns each ? of q into Postgres's $1, $2, … in order. q must hold no ?
+// but placeholders (flushRows builds it from its own text alone).
+func numberPlaceholders(q string) string {
+	out := make([]byte, 0, len(q)+len(q)/8)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] != '?' {
+			out = append(out, q[i])
+			continue
+		}
+		n++
+		out = append(out, '$')
+		out = strconv.AppendInt(out, int64(n), 10)
+	}
+	return string(out)
 }
 
 // whenAll joins conditions with AND; TRUE when there are none.
@@ -423,42 +445,58 @@ func newAudit(ctx context.Context, a Actor, now time.Time, action, entity string
 // are compared and copied as the JSON they encode to, never decoded; "" when nothing changed.
 func changes(before, after any) string {
 	b, a := fields(before), fields(after)
-	keys := make([]string, 0, len(a))
-	for k, av := range a {
-		if serverOwned[k] {
+	changed := a[:0:0]
+	for _, f := range a {
+		if serverOwned[f.key] {
 			continue
 		}
-		if bv, had := b[k]; had && bytes.Equal(av, bv) {
+		if bv, had := lookup(b, f.key); had && bytes.Equal(f.value, bv) {
 			continue
 		}
-		keys = append(keys, k)
+		changed = append(changed, f)
 	}
-	if len(keys) == 0 {
+	if len(changed) == 0 {
 		return ""
 	}
-	sort.Strings(keys)
-	out := make([]byte, 0, 64*len(keys))
+	sort.Slice(changed, func(i, j int) bool { return changed[i].key < changed[j].key })
+	out := make([]byte, 0, 64*len(changed))
 	out = append(out, '{')
-	for i, k := range keys {
-		out = appendJSONKey(out, i, k)
+	for i, f := range changed {
+		out = appendJSONKey(out, i, f.key)
 		switch {
-		case personalFields[k]:
+		case personalFields[f.key]:
 			out = append(out, `{"changed":true}`...)
 		case before == nil:
-			out = append(append(append(out, `{"after":`...), a[k]...), '}')
+			out = append(append(append(out, `{"after":`...), f.value...), '}')
 		default:
-			bv, had := b[k]
+			bv, had := lookup(b, f.key)
 			if !had {
 				bv = json.RawMessage("null")
 			}
-			out = append(append(append(append(append(out, `{"after":`...), a[k]...), `,"before":`...), bv...), '}')
+			out = append(append(append(append(append(out, `{"after":`...), f.value...), `,"before":`...), bv...), '}')
 		}
 	}
 	return string(append(out, '}'))
 }
 
-// fields returns the top-level fields of v's JSON object, undecoded; none for nil.
-func fields(v any) map[string]json.RawMessage {
+// field is one member of a JSON object, its value undecoded.
+type field struct {
+	key   string
+	value []byte
+}
+
+// lookup returns the value of the field named key.
+func lookup(fs []field, key string) ([]byte, bool) {
+	for _, f := range fs {
+		if f.key == key {
+			return f.value, true
+		}
+	}
+	return nil, false
+}
+
+// fields returns the top-level members of v's JSON object, in order; none for nil.
+func fields(v any) []field {
 	if v == nil || (reflect.ValueOf(v).Kind() == reflect.Pointer && reflect.ValueOf(v).IsNil()) {
 		return nil
 	}
@@ -466,9 +504,99 @@ func fields(v any) map[string]json.RawMessage {
 	if err != nil {
 		return nil
 	}
+	if fs, ok := scanObject(raw); ok {
+		return fs
+	}
+	// Not the plain object json.Marshal writes (escaped keys, say): decode it.
 	var m map[string]json.RawMessage
 	_ = json.Unmarshal(raw, &m)
-	return m
+	fs := make([]field, 0, len(m))
+	for k, val := range m {
+		fs = append(fs, field{k, val})
+	}
+	return fs
+}
+
+// scanObject splits a JSON object as json.Marshal writes it (no spaces, keys without escapes)
+// into its members without decoding them. It reports false for anything else.
+func scanObject(raw []byte) ([]field, bool) {
+	if len(raw) < 2 || raw[0] != '{' || raw[len(raw)-1] != '}' {
+		return nil, false
+	}
+	fs := make([]field, 0, 24)
+	i := 1
+	for i < len(raw)-1 {
+		if raw[i] != '"' {
+			return nil, false
+		}
+		end := bytes.IndexByte(raw[i+1:], '"')
+		if end < 0 {
+			return nil, false
+		}
+		key := raw[i+1 : i+1+end]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			return nil, false
+		}
+		i += end + 2
+		if i >= len(raw) || raw[i] != ':' {
+			return nil, false
+		}
+		i++
+		n := valueEnd(raw[i:])
+		if n <= 0 {
+			return nil, false
+		}
+		fs = append(fs, field{string(key), raw[i : i+n]})
+		i += n
+		switch {
+		case i == len(raw)-1:
+		case raw[i] == ',' && i+1 < len(raw)-1:
+			i++
+		default:
+			return nil, false
+		}
+	}
+	return fs, true
+}
+
+// valueEnd returns the length of the JSON value at the start of b: a string, an object or array
+// (to its matching bracket, outside strings), or a number or literal; 0 if b ends first.
+func valueEnd(b []byte) int {
+	if len(b) == 0 {
+		return 0
+	}
+	if c := b[0]; c != '"' && c != '{' && c != '[' {
+		n := 0
+		for n < len(b) && (b[n] >= '0' && b[n] <= '9' || b[n] >= 'a' && b[n] <= 'z' || b[n] == '-' || b[n] == '+' || b[n] == '.' || b[n] == 'E') {
+			n++
+		}
+		return n
+	}
+	depth := 0
+	inString := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case inString:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			if depth--; depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return 0
 }
 
 // RecordAudit appends an audit row for a request the policy refused, a failed login, or an
