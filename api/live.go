@@ -99,6 +99,26 @@ type frame struct {
 	json []byte // wire's payload
 	// messages is how many messages the frame holds.
 	messages int
+	// msgs, for a frame the pump built (liveFrames), are its messages, oldest first.
+	msgs []Message
+}
+
+// after returns f as it should reach a client that has every event up to sent: nil when it has
+// all of f's messages, f when it has none, else a frame of the messages it lacks. Only a client
+// that resumed ahead of this replica's pump (after failing over from a replica that was ahead)
+// gets frames it has in part.
+func (f *frame) after(sent int64) *frame {
+	switch {
+	case f.id <= sent:
+		return nil
+	case len(f.msgs) == 0 || f.msgs[0].ID > sent:
+		return f
+	}
+	i := 0
+	for f.msgs[i].ID <= sent {
+		i++
+	}
+	return batchFrames(f.msgs[i:])[0]
 }
 
 // newFrame serialises v, the message or messages up to event id, for every recipient at once.
@@ -546,9 +566,9 @@ func (h *Hub) dispatch(ctx context.Context, evs []models.Event) int {
 	}
 	byForce := make(map[int64][]*frame, len(forceMsgs))
 	for force, msgs := range forceMsgs {
-		byForce[force] = batchFrames(msgs)
+		byForce[force] = liveFrames(msgs)
 	}
-	national := batchFrames(nationalMsgs)
+	national := liveFrames(nationalMsgs)
 
 	owned, clients := h.enqueue(evs, byForce, national)
 	h.writeAll(owned)
@@ -621,6 +641,16 @@ func (h *Hub) enqueue(evs []models.Event, byForce map[int64][]*frame, national [
 	return owned, clients
 }
 
+// liveFrames is batchFrames for the pump: each frame keeps its messages, for a client that has
+// some of them already (frame.after).
+func liveFrames(msgs []Message) []*frame {
+	frames := batchFrames(msgs)
+	for _, f := range frames {
+		f.msgs, msgs = msgs[:f.messages:f.messages], msgs[f.messages:]
+	}
+	return frames
+}
+
 // batchFrames serialises messages, in id order, as frames of up to batchMessages each: a lone
 // message as an object, several as an array.
 func batchFrames(msgs []Message) []*frame {
@@ -668,7 +698,7 @@ func (h *Hub) writeNow(c *liveClient) {
 		return
 	}
 	for i, f := range batch {
-		if f.id <= c.sent {
+		if f = f.after(c.sent); f == nil {
 			continue // already replayed
 		}
 		n, err := writeSome(c.raw, f.wire)
@@ -966,6 +996,11 @@ func (c *liveClient) writeFrames(batch []*frame) error {
 	for len(batch) > 0 && batch[0].id <= c.sent {
 		batch = batch[1:] // already replayed
 	}
+	if len(batch) > 0 {
+		if f := batch[0].after(c.sent); f != batch[0] { // frames are in id order: only the first can hold sent
+			batch = append([]*frame{f}, batch[1:]...)
+		}
+	}
 	for len(batch) > 0 {
 		n, size := 1, len(batch[0].json)
 		for n < len(batch) && size+len(batch[n].json) <= coalesceBytes {
@@ -1025,6 +1060,18 @@ func (c *liveClient) writeArray(frames []*frame) error {
 func (h *Hub) replay(c *liveClient, since, upto int64) (int64, error) {
 	key := replayKey{national: c.national(), force: c.actor.ForceID, since: since, upto: upto}
 	c.sent = since
+	if since > upto {
+		// The client has seen events this replica's pump has not read yet: it was on a replica
+		// that was ahead. Unless they are not in storage either, it needs no replay; the frames
+		// that follow skip what it has.
+		ctx, cancel := replayContext()
+		defer cancel()
+		_, newest, err := h.store.EventBounds(ctx)
+		if err != nil || since <= newest {
+			return since, err
+		}
+		return upto, c.writeWire(newFrame(0, Message{Type: "reset"}).wire)
+	}
 	var reset bool
 	var err error
 	if upto-since <= replayShareMax {

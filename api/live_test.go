@@ -690,3 +690,54 @@ func TestLiveClientsJoiningMidDispatch(t *testing.T) {
 		bdf.quiet(100 * time.Millisecond)
 	})
 }
+
+// TestLiveResumeAheadOfThisReplica has a client resume with a since that this replica's pump
+// has not read yet, as after failing over from a replica that was ahead: the event is stored,
+// so the client must not be told to reset, and must then get each later event once, never the
+// ones it has, though they come in one frame with one it lacks.
+func TestLiveResumeAheadOfThisReplica(t *testing.T) {
+	eachDialect(t, func(t *testing.T, f *fixture) {
+		var hold atomic.Bool
+		held, release := make(chan struct{}, 1), make(chan struct{})
+		api.AfterAudiences(f.api, func() {
+			if hold.Swap(false) {
+				held <- struct{}{}
+				<-release
+			}
+		})
+		f.startLive()
+		free := sync.OnceFunc(func() { close(release) })
+		t.Cleanup(free) // before the server stops, should the test fail while the pump is held
+		lead, _, err := f.dial("lead.nth", "", nil)
+		must(t, err)
+		lead.expectType("ready")
+
+		hold.Store(true)
+		f.record("lead.nth", f.nth, "hgvs_stopped", 1) // the pump holds this one's batch
+		<-held
+		f.record("lead.nth", f.nth, "hgvs_stopped", 2) // stored, not yet read by the pump
+		_, seen, err := f.store.EventBounds(storetest.Ctx())
+		must(t, err)
+		last := f.record("lead.nth", f.nth, "hgvs_stopped", 3)
+
+		ahead, _, err := f.dial("lead.nth", fmt.Sprint(seen), nil)
+		must(t, err)
+		if m := ahead.next(); m.Type != "ready" || m.ID != seen {
+			t.Fatalf("first message %s %d, want ready %d", m.Type, m.ID, seen)
+		}
+		free()
+		m := ahead.next()
+		var o models.Outcome
+		_ = json.Unmarshal(m.Data, &o)
+		if m.Type != "outcome.created" || m.ID != seen+1 || o.ID != last {
+			t.Errorf("after ready: %s %d (outcome %d), want outcome.created %d (outcome %d)", m.Type, m.ID, o.ID, seen+1, last)
+		}
+		ahead.quiet(300 * time.Millisecond)
+		for i := range 3 {
+			if m := lead.expectType("outcome.created"); m.ID != seen-1+int64(i) {
+				t.Errorf("the other client's event %d is %d, want %d", i, m.ID, seen-1+int64(i))
+			}
+		}
+		lead.quiet(100 * time.Millisecond)
+	})
+}
