@@ -3,7 +3,9 @@ package models
 import (
 	"bytes"
 	"context"
+	"database/sql/driver"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"sort"
 	"strconv"
@@ -272,61 +274,51 @@ func flushRows(db *gorm.DB, ts []*tx) error {
 		ctes = append(ctes, name+" AS ("+q+")")
 		args = append(args, a...)
 	}
-	var checks []string
-	var checkArgs []any
+	var checks, events [][]any
 	touches := map[int64]time.Time{}
-	events := 0
 	for _, t := range ts {
 		if o := t.outcome; o != nil {
-			checks = append(checks, "(?::bigint, ?::bigint, ?::bigint, ?::bigint)")
-			checkArgs = append(checkArgs, o.OperationID, t.parentVersions[0], o.ShiftID, t.parentVersions[1])
+			checks = append(checks, []any{o.OperationID, t.parentVersions[0], o.ShiftID, t.parentVersions[1]})
 		}
 		for id, at := range t.touches {
 			if at.After(touches[id]) {
 				touches[id] = at
 			}
 		}
-		events += len(t.events)
+		for i := range t.events {
+			e := &t.events[i]
+			events = append(events, []any{e.ForceID, e.OperationID, e.Type, e.EntityID, e.Data, e.Previous, e.CreatedAt})
+		}
 	}
 	if len(checks) > 0 {
-		with("parents", "SELECT aidant_parents_changed() AS changed FROM (VALUES "+strings.Join(checks, ", ")+") AS v(op, op_version, shift, shift_version) "+
+		from, a := unnest(checks)
+		with("parents", "SELECT aidant_parents_changed() AS changed FROM "+from+" AS v(op, op_version, shift, shift_version) "+
 			"WHERE NOT EXISTS (SELECT 1 FROM operations JOIN shifts ON shifts.operation_id = operations.id "+
-			"WHERE operations.id = v.op AND operations.version = v.op_version AND shifts.id = v.shift AND shifts.version = v.shift_version)", checkArgs...)
+			"WHERE operations.id = v.op AND operations.version = v.op_version AND shifts.id = v.shift AND shifts.version = v.shift_version)", a...)
 		after = append(after, "NOT EXISTS (SELECT 1 FROM parents)")
 	}
 	if len(touches) > 0 {
-		values := make([]string, 0, len(touches))
-		var a []any
+		rows := make([][]any, 0, len(touches))
 		for id, at := range touches {
-			values = append(values, "(?::bigint, ?::timestamptz)")
-			a = append(a, id, at)
+			rows = append(rows, []any{id, at})
 		}
-		with("touched", "UPDATE shifts SET last_activity_at = GREATEST(shifts.last_activity_at, v.at) FROM (VALUES "+
-			strings.Join(values, ", ")+") AS v(id, at) WHERE shifts.id = v.id AND "+whenAll(after)+" RETURNING 1", a...)
+		sort.Slice(rows, func(i, j int) bool { return rows[i][0].(int64) < rows[j][0].(int64) })
+		from, a := unnest(rows)
+		with("touched", "UPDATE shifts SET last_activity_at = GREATEST(shifts.last_activity_at, v.at) FROM "+from+
+			" AS v(id, at) WHERE shifts.id = v.id AND "+whenAll(after)+" RETURNING 1", a...)
 		after = append(after, "(SELECT count(*) FROM touched) >= 0")
 	}
-	if events > 0 {
-		with("counter", "UPDATE event_counter SET last = last + ? WHERE id = 1 AND "+whenAll(after)+" RETURNING last - ? AS base", events, events)
+	if len(events) > 0 {
+		with("counter", "UPDATE event_counter SET last = last + ? WHERE id = 1 AND "+whenAll(after)+" RETURNING last - ? AS base", len(events), len(events))
 	}
 	for _, in := range queuedRows(ts, false) {
-		q, a := in.sql()
-		with("w"+strconv.Itoa(len(ctes)), q, a...)
+		from, a := unnest(in.rows)
+		with("w"+strconv.Itoa(len(ctes)), "INSERT INTO "+in.table+" ("+in.cols+") SELECT * FROM "+from, a...)
 	}
-	if events > 0 {
-		const tuple = "(?::bigint, ?::bigint, ?::bigint, ?::text, ?::bigint, ?::text, ?::text, ?::timestamptz)"
-		values := make([]string, 0, events)
-		var a []any
-		k := 0
-		for _, t := range ts {
-			for i := range t.events {
-				e := &t.events[i]
-				k++
-				values = append(values, tuple)
-				a = append(a, k, e.ForceID, e.OperationID, e.Type, e.EntityID, e.Data, e.Previous, e.CreatedAt)
-			}
-		}
+	if len(events) > 0 {
+		from, a := unnest(events)
 		with("evs", "INSERT INTO events ("+eventColumns+") SELECT counter.base + v.k, v.force_id, v.operation_id, v.type, v.entity_id, v.data, v.previous, v.created_at "+
-			"FROM counter, (VALUES "+strings.Join(values, ", ")+") AS v(k, force_id, operation_id, type, entity_id, data, previous, created_at)", a...)
+			"FROM counter, "+from+" WITH ORDINALITY AS v(force_id, operation_id, type, entity_id, data, previous, created_at, k)", a...)
 	}
 	if len(ctes) == 0 {
 		return nil
@@ -335,7 +327,7 @@ func flushRows(db *gorm.DB, ts []*tx) error {
 	// the ids' base.
 	q := "WITH " + strings.Join(ctes, ", ") + " SELECT "
 	switch {
-	case events > 0:
+	case len(events) > 0:
 		q += "(SELECT base FROM counter)"
 	case len(checks) > 0:
 		q += "(SELECT count(*) FROM parents)"
@@ -358,6 +350,64 @@ func flushRows(db *gorm.DB, ts []*tx) error {
 		}
 	}
 	return nil
+}
+
+// unnest returns rows as unnest(…) of one array parameter per column, and the arrays: the
+// statement's text then depends on which tables a write touches, not on how many rows, so each
+// connection prepares it once and Postgres plans it once. Each column's array takes its type
+// from the first row's value: a whole number, a nullable one, a time, or text (a string, or a
+// value that stores as one).
+func unnest(rows [][]any) (string, []any) {
+	casts := make([]string, len(rows[0]))
+	args := make([]any, len(rows[0]))
+	for j := range rows[0] {
+		switch rows[0][j].(type) {
+		case int64, int:
+			col := make([]int64, len(rows))
+			for i, r := range rows {
+				col[i] = reflect.ValueOf(r[j]).Int()
+			}
+			casts[j], args[j] = "?::bigint[]", col
+		case *int64:
+			col := make([]*int64, len(rows))
+			for i, r := range rows {
+				col[i] = r[j].(*int64)
+			}
+			casts[j], args[j] = "?::bigint[]", col
+		case time.Time:
+			col := make([]time.Time, len(rows))
+			for i, r := range rows {
+				col[i] = r[j].(time.Time)
+			}
+			casts[j], args[j] = "?::timestamptz[]", col
+		default:
+			col := make([]string, len(rows))
+			for i, r := range rows {
+				col[i] = textOf(r[j])
+			}
+			casts[j], args[j] = "?::text[]", col
+		}
+	}
+	return "unnest(" + strings.Join(casts, ", ") + ")", args
+}
+
+// textOf returns v as the text it is stored as.
+func textOf(v any) string {
+	if dv, ok := v.(driver.Valuer); ok {
+		if x, err := dv.Value(); err == nil {
+			v = x
+		}
+	}
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.String {
+		return rv.String() // a named string type (Measure, Role)
+	}
+	panic(fmt.Sprintf("a %T cannot be stored as text", v)) // writeBatch recovers: the write fails
 }
 
 // numberPlaceholders turns each ? of q into Postgres's $1, $2, … in order. q must hold no ?
