@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -336,4 +337,46 @@ func TestMigrationNumbersUnsettledEvents(t *testing.T) {
 	if evs[4].Type != "operation.created" {
 		t.Errorf("event 5 is %s of %d, want the new operation's creation", evs[4].Type, evs[4].EntityID)
 	}
+}
+
+// TestEventsAfterReadsEveryField checks the hand-scanned read of the outbox against what was
+// written: each field, on both dialects, the time included.
+func TestEventsAfterReadsEveryField(t *testing.T) {
+	eachDialect(t, func(t *testing.T, s *models.Store) {
+		now := time.Date(2020, 2, 4, 11, 30, 15, 123456000, time.UTC)
+		s.Now = func() time.Time { return now }
+		ctx := storetest.Ctx()
+		w := mustWeek(t, s, "NTH")
+		_, first, err := s.EventBounds(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := mustRecord(t, ctx, s, w.Op.ID, models.OutcomeInput{ShiftID: w.Shift.ID, OccurredAt: at(4, 10), Measure: models.MeasureHGVsStopped, Count: 3})
+		if _, err := s.UpdateOutcome(ctx, o.ID, models.OutcomePatch{Version: &o.Version, Count: ptr(int64(4))}); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := s.EventsAfter(ctx, first, first+2, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 2 {
+			t.Fatalf("%d events, want 2", len(evs))
+		}
+		for i, typ := range []string{"outcome.created", "outcome.updated"} {
+			ev := evs[i]
+			var data models.Outcome
+			if err := json.Unmarshal([]byte(ev.Data), &data); err != nil || data.ID != o.ID {
+				t.Errorf("event %d data %s: %v", i, ev.Data, err)
+			}
+			if ev.ID != first+int64(i)+1 || ev.Type != typ || ev.ForceID != w.Force.ID || ev.OperationID != w.Op.ID || ev.EntityID != o.ID || !ev.CreatedAt.Equal(now) {
+				t.Errorf("event %d = %+v, want %s %d of outcome %d at %s", i, ev, typ, first+int64(i)+1, o.ID, now)
+			}
+		}
+		if evs[0].Previous != "" || !strings.Contains(evs[1].Previous, `"count":3`) {
+			t.Errorf("previous tallies %q and %q, want none and the count of 3", evs[0].Previous, evs[1].Previous)
+		}
+		if evs, _ := s.EventsAfter(ctx, first, 0, 1); len(evs) != 1 {
+			t.Errorf("limit 1 gave %d events", len(evs))
+		}
+	})
 }
