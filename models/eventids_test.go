@@ -14,14 +14,13 @@ import (
 	"github.com/aidant/aidant/models/storetest"
 )
 
-// postgresOnly runs fn on Postgres, the one dialect with many writers at once. Under
-// CI=true storetest fails the test when Postgres is missing.
-func postgresOnly(t *testing.T, fn func(t *testing.T, s *models.Store)) {
+// needPostgres skips a test of what only Postgres has (many writers at once, its migrations)
+// when it is not configured. Under CI=true storetest fails the test instead.
+func needPostgres(t *testing.T) {
 	t.Helper()
 	if !slices.Contains(storetest.Dialects(t), "postgres") {
 		t.Skip("DATABASE_URL is not set")
 	}
-	fn(t, storetest.Open(t, "postgres"))
 }
 
 // TestEventIDsAcrossReplicas has two replicas of one database write at once, outcomes that
@@ -30,139 +29,138 @@ func postgresOnly(t *testing.T, fn func(t *testing.T, s *models.Store)) {
 // must get one id, the ids must run without gaps, and the reader must never see an id before
 // every smaller one: if it skipped one, a live client would never get it.
 func TestEventIDsAcrossReplicas(t *testing.T) {
-	postgresOnly(t, func(t *testing.T, _ *models.Store) {
-		ctx := storetest.Ctx()
-		s1, url := storetest.OpenWithURL(t, "postgres")
-		s2, err := models.Open(ctx, models.DBConfig{URL: url, MaxOpenConns: 8, StatementTimeout: 30 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s2.Close()
-		w := mustWeek(t, s1, "NTH")
-		_, first, err := s1.EventBounds(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+	needPostgres(t)
+	ctx := storetest.Ctx()
+	s1, url := storetest.OpenWithURL(t, "postgres")
+	s2, err := models.Open(ctx, models.DBConfig{URL: url, MaxOpenConns: 8, StatementTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	w := mustWeek(t, s1, "NTH")
+	_, first, err := s1.EventBounds(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 
-		const writers, each = 4, 30
-		var wg sync.WaitGroup
-		errs := make(chan error, 2*writers*each)
-		for r, s := range []*models.Store{s1, s2} {
-			for g := range writers {
-				wg.Go(func() {
-					in := models.OutcomeInput{ShiftID: w.Shift.ID, OccurredAt: at(4, 10), Measure: models.MeasureDriversEngaged, Count: 1, Notes: fmt.Sprintf("r%d w%d", r, g)}
-					var mine *models.Outcome
-					for i := range each {
-						if g == 0 && mine != nil { // one writer per replica edits, in a transaction
-							o, err := s.UpdateOutcome(ctx, mine.ID, models.OutcomePatch{Version: &mine.Version, Count: ptr(int64(i))})
-							if err != nil {
-								errs <- fmt.Errorf("replica %d edit %d: %w", r, i, err)
-								return
-							}
-							mine = o
-							continue
-						}
-						res, err := s.RecordOutcome(ctx, w.Op.ID, in, nil)
+	const writers, each = 4, 30
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*writers*each)
+	for r, s := range []*models.Store{s1, s2} {
+		for g := range writers {
+			wg.Go(func() {
+				in := models.OutcomeInput{ShiftID: w.Shift.ID, OccurredAt: at(4, 10), Measure: models.MeasureDriversEngaged, Count: 1, Notes: fmt.Sprintf("r%d w%d", r, g)}
+				var mine *models.Outcome
+				for i := range each {
+					if g == 0 && mine != nil { // one writer per replica edits, in a transaction
+						o, err := s.UpdateOutcome(ctx, mine.ID, models.OutcomePatch{Version: &mine.Version, Count: ptr(int64(i))})
 						if err != nil {
-							errs <- fmt.Errorf("replica %d writer %d outcome %d: %w", r, g, i, err)
+							errs <- fmt.Errorf("replica %d edit %d: %w", r, i, err)
 							return
 						}
-						mine = new(models.Outcome)
-						_ = json.Unmarshal(res.Body, mine)
+						mine = o
+						continue
 					}
-				})
-			}
-		}
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-
-		last, finished := first, false
-		for !finished {
-			select {
-			case <-done:
-				finished = true // one more read after the last write
-			default:
-			}
-			evs, err := s2.EventsAfter(ctx, last, 0, 1000)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, ev := range evs {
-				if ev.ID != last+1 {
-					t.Fatalf("the reader got event %d after %d: event %d was not visible yet, and a reader past it never reads it", ev.ID, last, last+1)
+					res, err := s.RecordOutcome(ctx, w.Op.ID, in, nil)
+					if err != nil {
+						errs <- fmt.Errorf("replica %d writer %d outcome %d: %w", r, g, i, err)
+						return
+					}
+					mine = new(models.Outcome)
+					_ = json.Unmarshal(res.Body, mine)
 				}
-				last = ev.ID
+			})
+		}
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+
+	last, finished := first, false
+	for !finished {
+		select {
+		case <-done:
+			finished = true // one more read after the last write
+		default:
+		}
+		evs, err := s2.EventsAfter(ctx, last, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range evs {
+			if ev.ID != last+1 {
+				t.Fatalf("the reader got event %d after %d: event %d was not visible yet, and a reader past it never reads it", ev.ID, last, last+1)
 			}
+			last = ev.ID
 		}
-		close(errs)
-		for err := range errs {
-			t.Error(err)
-		}
-		if want := first + 2*writers*each; last != want {
-			t.Errorf("the reader saw up to event %d, want %d: %d writes each with one event", last, want, 2*writers*each)
-		}
-	})
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if want := first + 2*writers*each; last != want {
+		t.Errorf("the reader saw up to event %d, want %d: %d writes each with one event", last, want, 2*writers*each)
+	}
 }
 
 // TestEventIDsUnderConcurrentWriters has many writers commit at once: every write's event must be
 // numbered once, the ids must run without gaps, and each writer's event must be readable as soon
 // as its write returns.
 func TestEventIDsUnderConcurrentWriters(t *testing.T) {
-	postgresOnly(t, func(t *testing.T, s *models.Store) {
-		ctx := storetest.Ctx()
-		w := mustWeek(t, s, "NTH")
-		_, first, err := s.EventBounds(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var announced sync.Map
-		s.OnCommit(func(id int64) { announced.Store(id, true) })
-		const writers, each = 8, 25
-		var wg sync.WaitGroup
-		errs := make(chan error, writers*each)
-		for g := range writers {
-			wg.Go(func() {
-				for i := range each {
-					in := models.OutcomeInput{ShiftID: w.Shift.ID, OccurredAt: at(4, 10), Measure: models.MeasureDriversEngaged, Count: 1, Notes: fmt.Sprintf("w%d-%d", g, i)}
-					res, err := s.RecordOutcome(ctx, w.Op.ID, in, nil)
-					if err != nil {
-						errs <- err
-						return
-					}
-					var o models.Outcome
-					_ = json.Unmarshal(res.Body, &o)
-					if !eventVisible(ctx, s, first, o.ID) {
-						errs <- fmt.Errorf("outcome %d's write returned before its event was readable", o.ID)
-					}
+	needPostgres(t)
+	s := storetest.Open(t, "postgres")
+	ctx := storetest.Ctx()
+	w := mustWeek(t, s, "NTH")
+	_, first, err := s.EventBounds(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var announced sync.Map
+	s.OnCommit(func(id int64) { announced.Store(id, true) })
+	const writers, each = 8, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for g := range writers {
+		wg.Go(func() {
+			for i := range each {
+				in := models.OutcomeInput{ShiftID: w.Shift.ID, OccurredAt: at(4, 10), Measure: models.MeasureDriversEngaged, Count: 1, Notes: fmt.Sprintf("w%d-%d", g, i)}
+				res, err := s.RecordOutcome(ctx, w.Op.ID, in, nil)
+				if err != nil {
+					errs <- err
+					return
 				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatal(err)
-		}
-		evs, err := s.EventsAfter(ctx, first, 0, 10000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(evs) != writers*each {
-			t.Fatalf("%d events, want %d", len(evs), writers*each)
-		}
-		seen := map[int64]bool{}
-		for i, ev := range evs {
-			if ev.ID != first+int64(i)+1 {
-				t.Fatalf("event %d has id %d, want %d", i, ev.ID, first+int64(i)+1)
+				var o models.Outcome
+				_ = json.Unmarshal(res.Body, &o)
+				if !eventVisible(ctx, s, first, o.ID) {
+					errs <- fmt.Errorf("outcome %d's write returned before its event was readable", o.ID)
+				}
 			}
-			if seen[ev.EntityID] {
-				t.Fatalf("outcome %d has two events", ev.EntityID)
-			}
-			seen[ev.EntityID] = true
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	evs, err := s.EventsAfter(ctx, first, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != writers*each {
+		t.Fatalf("%d events, want %d", len(evs), writers*each)
+	}
+	seen := map[int64]bool{}
+	for i, ev := range evs {
+		if ev.ID != first+int64(i)+1 {
+			t.Fatalf("event %d has id %d, want %d", i, ev.ID, first+int64(i)+1)
 		}
-		if _, ok := announced.Load(evs[len(evs)-1].ID); !ok {
-			t.Error("the newest id was never announced to OnCommit listeners")
+		if seen[ev.EntityID] {
+			t.Fatalf("outcome %d has two events", ev.EntityID)
 		}
-	})
+		seen[ev.EntityID] = true
+	}
+	if _, ok := announced.Load(evs[len(evs)-1].ID); !ok {
+		t.Error("the newest id was never announced to OnCommit listeners")
+	}
 }
 
 func eventVisible(ctx context.Context, s *models.Store, after, outcomeID int64) bool {
@@ -294,9 +292,7 @@ func TestCombinerSurvivesAPanic(t *testing.T) {
 // events committed but not yet numbered (it numbered them after commit): the upgrade must give
 // them the next ids in the order they were inserted, and the next write must follow on.
 func TestMigrationNumbersUnsettledEvents(t *testing.T) {
-	if !slices.Contains(storetest.Dialects(t), "postgres") {
-		t.Skip("DATABASE_URL is not set")
-	}
+	needPostgres(t)
 	ctx := storetest.Ctx()
 	s, err := models.Open(ctx, models.DBConfig{URL: storetest.NewSchema(t), MaxOpenConns: 4})
 	if err != nil {
