@@ -546,8 +546,9 @@ func (h *Hub) pace(ctx context.Context, clients int, began time.Time) {
 }
 
 // dispatch serialises a batch of events once per audience that has a client, in frames of up
-// to batchMessages messages, and queues them to every client that may see them: a force's clients its force's
-// events, national viewers the tallies. It returns how many clients it was queued to.
+// to batchMessages messages, and queues them to every client that may see them: a force's
+// clients its force's events, national viewers the tallies. It returns how many clients it was
+// queued to.
 func (h *Hub) dispatch(ctx context.Context, evs []models.Event) int {
 	forces, anyNational := h.audiences(evs[len(evs)-1].ID)
 	if h.afterAudiences != nil {

@@ -265,8 +265,10 @@ const eventColumns = "id, force_id, operation_id, type, entity_id, data, previou
 //     only once these are visible, and a reader asking for "id > last" never skips one;
 //  4. the inserts: outcomes, audit rows, idempotency records, events.
 //
-// Each step waits for the one before through a reference to it. A write with no event takes
-// no ids and leaves the counter alone.
+// Steps 1–3 each wait for the one before through a reference to it, and the main query reads
+// the counter; Postgres runs the inserts, which nothing reads, once the main query is done
+// (the events with the ids the counter returned). A write with no event takes no ids and leaves
+// the counter alone.
 func flushRows(db *gorm.DB, ts []*tx) error {
 	var ctes, after []string
 	var args []any
