@@ -1083,7 +1083,7 @@ func (h *Hub) replay(c *liveClient, since, upto int64) (int64, error) {
 	} else {
 		ctx, cancel := replayContext()
 		defer cancel()
-		if reset, err = h.replayReset(ctx, since, upto); err == nil && !reset {
+		if reset, err = h.replayPruned(ctx, since); err == nil && !reset {
 			err = h.replayMessages(ctx, key, func(msgs []Message) error {
 				if c.dropped() {
 					return errReplayStopped
@@ -1157,7 +1157,7 @@ func (h *Hub) sharedReplay(key replayKey) *sharedReplay {
 
 	ctx, cancel := replayContext()
 	defer cancel()
-	r.reset, r.err = h.replayReset(ctx, key.since, key.upto)
+	r.reset, r.err = h.replayPruned(ctx, key.since)
 	if r.err == nil && !r.reset {
 		var msgs []Message
 		r.err = h.replayMessages(ctx, key, func(m []Message) error { msgs = append(msgs, m...); return nil })
@@ -1179,14 +1179,15 @@ func (h *Hub) forgetReplay(key replayKey, r *sharedReplay) {
 	}
 }
 
-// replayReset reports whether a client resuming after since, with upto the newest event,
-// must reset instead: since is older than the retained log or newer than upto.
-func (h *Hub) replayReset(ctx context.Context, since, upto int64) (bool, error) {
+// replayPruned reports whether a client resuming after since must reset instead, its events
+// being older than the retained log. (A since beyond the pump's newest event is answered before:
+// see replay.)
+func (h *Hub) replayPruned(ctx context.Context, since int64) (bool, error) {
 	oldest, _, err := h.store.EventBounds(ctx)
 	if err != nil {
 		return false, err
 	}
-	return since > upto || (oldest > 0 && since < oldest-1), nil
+	return oldest > 0 && since < oldest-1, nil
 }
 
 // replayMessages reads the stored events after key.since, up to key.upto, replayBatch at a

@@ -210,16 +210,10 @@ func (b *sqliteBatch) flush(ts []*tx) (err error) {
 			b.event = first
 		}
 	}()
-	touches := map[int64]time.Time{}
 	for _, t := range ts {
 		for i := range t.events {
 			if t.events[i].ID, err = b.nextID("events", &b.event); err != nil {
 				return err
-			}
-		}
-		for id, at := range t.touches {
-			if at.After(touches[id]) {
-				touches[id] = at
 			}
 		}
 	}
@@ -229,6 +223,7 @@ func (b *sqliteBatch) flush(ts []*tx) (err error) {
 			return err
 		}
 	}
+	touches := shiftTouches(ts)
 	if len(touches) == 0 {
 		return nil
 	}

@@ -76,6 +76,19 @@ type tx struct {
 	insertOnly bool
 }
 
+// shiftTouches merges the shifts the writes ts heard from, each with its newest instant.
+func shiftTouches(ts []*tx) map[int64]time.Time {
+	touches := map[int64]time.Time{}
+	for _, t := range ts {
+		for id, at := range t.touches {
+			if at.After(touches[id]) {
+				touches[id] = at
+			}
+		}
+	}
+	return touches
+}
+
 // touch records that a shift was heard from. It is not an edit of the shift: no version bump
 // (an officer's pending status change stays valid) and no event of its own.
 func (t *tx) touch(shiftID int64) {
@@ -277,15 +290,10 @@ func flushRows(db *gorm.DB, ts []*tx) error {
 		args = append(args, a...)
 	}
 	var checks, events [][]any
-	touches := map[int64]time.Time{}
+	touches := shiftTouches(ts)
 	for _, t := range ts {
 		if o := t.outcome; o != nil {
 			checks = append(checks, []any{o.OperationID, t.parentVersions[0], o.ShiftID, t.parentVersions[1]})
-		}
-		for id, at := range t.touches {
-			if at.After(touches[id]) {
-				touches[id] = at
-			}
 		}
 		for i := range t.events {
 			e := &t.events[i]
@@ -367,7 +375,12 @@ func unnest(rows [][]any) (string, []any) {
 		case int64, int:
 			col := make([]int64, len(rows))
 			for i, r := range rows {
-				col[i] = reflect.ValueOf(r[j]).Int()
+				switch v := r[j].(type) {
+				case int64:
+					col[i] = v
+				case int:
+					col[i] = int64(v)
+				}
 			}
 			casts[j], args[j] = "?::bigint[]", col
 		case *int64:
