@@ -28,12 +28,19 @@ const (
 	readyTimeout = 30 * time.Second
 )
 
-// receipt is one outcome.created delivered to one client.
+// receipt is one outcome.created delivered to one client. It holds no pointer, so the garbage
+// collector need not scan the millions a run keeps.
 type receipt struct {
-	event int64 // the event id, which a resume must never repeat
-	id    int64 // the outcome id, matched to the POST's answer
-	at    time.Time
+	event int64         // the event id, which a resume must never repeat
+	id    int64         // the outcome id, matched to the POST's answer
+	at    time.Duration // the arrival, on the run's monotonic clock (sinceEpoch)
 }
+
+// epoch is the start of the monotonic clock receipts are stamped on.
+var epoch = time.Now()
+
+// sinceEpoch is t on that clock.
+func sinceEpoch(t time.Time) time.Duration { return t.Sub(epoch) }
 
 // fleet is every live client of a run, the dial limit they share and the storm they may be sent.
 type fleet struct {
@@ -340,7 +347,7 @@ func (c *liveClient) read(lc *liveConn) {
 		case "reset":
 			c.resets++ // since was outside the retained log: what it missed is not replayed
 		case "outcome.created":
-			c.got = append(c.got, receipt{event: id, id: dataID, at: now})
+			c.got = append(c.got, receipt{event: id, id: dataID, at: sinceEpoch(now)})
 		}
 	}
 	for {

@@ -204,7 +204,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 			seen[r.id] = true
 			delivered++
 			perClient[i]++
-			d := r.at.Sub(t0)
+			d := r.at - sinceEpoch(t0)
 			e2e = append(e2e, d)
 			if d > lastClient[r.id] {
 				lastClient[r.id] = d

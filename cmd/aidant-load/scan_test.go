@@ -119,7 +119,8 @@ func FuzzScanMessages(f *testing.F) {
 }
 
 func BenchmarkScanMessages(b *testing.B) {
-	raw := []byte(`{"id":123456,"type":"outcome.created","data":{"id":98765,"operation_id":1,"shift_id":3,"force_id":1,"measure":"drivers_engaged","count":1,"occurred_at":"2020-02-05T06:01:00Z","note":"L123","recorded_by":"pc.nth","version":1,"created_at":"2020-03-10T12:00:00Z","updated_at":"2020-03-10T12:00:00Z"}}`)
+	// An outcome as the server sends it.
+	raw := []byte(`{"id":123456,"type":"outcome.created","data":{"id":7693,"operation_id":1,"force_id":1,"shift_id":31,"location_id":5,"occurred_at":"2020-02-07T14:01:00Z","measure":"drivers_engaged","count":1,"indicators":[],"leaflet_language":"","partner_agency":"","vehicle_reg":"","notes":"L5982","created_at":"2026-11-28T07:10:24.946988Z","updated_at":"2026-11-28T07:10:24.946988Z","created_by":"insp.bennett","version":1}}`)
 	b.Run("scan", func(b *testing.B) {
 		for b.Loop() {
 			_ = scanMessages(raw, func(int64, []byte, int64) {})
