@@ -658,3 +658,28 @@ func TestLiveSharedReplaysAreForgotten(t *testing.T) {
 		t.Error("a forgotten replay was handed out again")
 	}
 }
+
+// TestLivePaceWaitsLongerAfterADenseBatch checks the pump's interval between batches: a share of
+// the machine per client, never more than paceMax, and at least denseWait after a batch dense
+// with events.
+func TestLivePaceWaitsLongerAfterADenseBatch(t *testing.T) {
+	for _, c := range []struct {
+		clients, events int
+		want            time.Duration
+	}{
+		{0, 1, 0},
+		{1, denseBatch, denseWait},
+		{1000, 1, 8 * time.Millisecond},
+		{1000, denseBatch - 1, 8 * time.Millisecond},
+		{1000, denseBatch, denseWait},
+		{1000, 500, denseWait},
+		{5000, 1, 40 * time.Millisecond},
+		{5000, denseBatch, 40 * time.Millisecond},
+		{20000, 1, paceMax},
+		{20000, denseBatch, paceMax},
+	} {
+		if got := paceFor(c.clients, c.events); got != c.want {
+			t.Errorf("paceFor(%d clients, %d events) = %v, want %v", c.clients, c.events, got, c.want)
+		}
+	}
+}
