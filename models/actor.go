@@ -27,6 +27,10 @@ type Actor struct {
 	ForceID int64
 }
 
+// sees reports whether a row of force forceID is in the actor's scope, for a row the Store
+// holds without having read it through scope.
+func (a Actor) sees(forceID int64) bool { return a.ForceID == 0 || a.ForceID == forceID }
+
 // SystemActor is the actor of command-line tools and seeders.
 var SystemActor = Actor{Username: "system", Role: RoleSystem}
 

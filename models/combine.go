@@ -122,6 +122,7 @@ func (s *Store) writeBatchSQLite(db *gorm.DB, batch []*combined) {
 					return err
 				}
 			}
+			b.changesRead = false // the write may have changed an operation or a shift
 		}
 		if len(queued) == 0 {
 			return nil
@@ -185,6 +186,20 @@ func runWrite(w *combined) (err error) {
 type sqliteBatch struct {
 	db             *gorm.DB
 	outcome, event int64 // the last id given, 0 until read
+	// changes is the count of parents_changes, read when changesRead is false (parents.go).
+	changes     int64
+	changesRead bool
+}
+
+// parentsChanges returns the count of changes to operations and shifts as this batch sees it.
+func (b *sqliteBatch) parentsChanges() (int64, error) {
+	if !b.changesRead {
+		if err := b.db.Raw("SELECT n FROM parents_changes").Row().Scan(&b.changes); err != nil {
+			return 0, err
+		}
+		b.changesRead = true
+	}
+	return b.changes, nil
 }
 
 // nextID returns the next id of table, counting from *last.

@@ -231,16 +231,26 @@ func (s *Store) RecordOutcome(ctx context.Context, operationID int64, in Outcome
 // outcomeParents returns the operation and the shift an outcome is logged against, and on
 // Postgres the outcome's id (0 elsewhere). It fills only the fields a new outcome needs: the
 // operation's id, force, days, time zone and version; the shift's id, location, officers and
-// version. On Postgres, unless t.fresh is set, it answers from the replica's cache with an id
-// from the pool (parents.go); otherwise it reads both in one query that also takes the id from
-// the sequence, and caches them. Errors as parentOperation; EInvalid for a shift that is not
-// the operation's.
+// version. Unless t.fresh is set, it answers from the process's cache (parents.go), on Postgres
+// with an id from the pool; otherwise it reads both in one query that also takes the id from
+// the sequence on Postgres, and caches them. Errors as parentOperation; EInvalid for a shift
+// that is not the operation's.
 func (s *Store) outcomeParents(ctx context.Context, t *tx, operationID int64, in OutcomeInput) (*Operation, *Shift, int64, error) {
-	if s.dialect == "postgres" && !t.fresh {
-		if p, ok := s.parents.get(operationID, in.ShiftID); ok && (t.actor.ForceID == 0 || t.actor.ForceID == p.op.ForceID) {
-			id, err := s.outcomeIDs.next(ctx, s)
-			if err != nil {
-				return nil, nil, 0, err
+	var changes int64
+	if t.sqlite != nil {
+		var err error
+		if changes, err = t.sqlite.parentsChanges(); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	if !t.fresh {
+		if p, ok := s.parents.get(operationID, in.ShiftID); ok && p.changes == changes && t.actor.sees(p.op.ForceID) {
+			var id int64
+			if s.dialect == "postgres" {
+				var err error
+				if id, err = s.outcomeIDs.next(ctx, s); err != nil {
+					return nil, nil, 0, err
+				}
 			}
 			return checkOutcomeParents(&p.op, &p.sh, id, in)
 		}
@@ -282,10 +292,8 @@ func (s *Store) outcomeParents(ctx context.Context, t *tx, operationID int64, in
 		}
 		return nil, nil, 0, &Error{Code: EInvalid, Message: "the shift is not one of this operation's", Fields: []FieldError{{Field: "shift_id", Message: "is not a shift of operation " + strconv.FormatInt(op.ID, 10)}}}
 	}
-	p.sh.OperationID = p.op.ID
-	if s.dialect == "postgres" {
-		s.parents.put(p)
-	}
+	p.sh.OperationID, p.changes = p.op.ID, changes
+	s.parents.put(p)
 	return checkOutcomeParents(&p.op, &p.sh, nextID, in)
 }
 

@@ -10,11 +10,19 @@ import (
 )
 
 // Logging an outcome needs its operation (force, days, time zone) and shift (location,
-// officers). On Postgres a replica keeps what it last read of them, so that a write to a known
-// shift reads nothing: the write's one statement checks that both rows still have the versions
-// read, and aborts with parentsChangedCode when one has moved on (every edit of an operation or
-// shift raises its version). The write then runs again on a fresh read, so a cached copy can
-// make a write slower but never let one through that a fresh read would refuse.
+// officers). A process keeps what it last read of them, so that a write to a known shift reads
+// nothing:
+//
+//   - On Postgres the write's one statement checks that both rows still have the versions read,
+//     and aborts with parentsChangedCode when one has moved on (every edit of an operation or
+//     shift raises its version). The write then runs again on a fresh read.
+//   - On SQLite, whose file has one writer at a time, each batch of writes reads the count of
+//     changes to operations and shifts that triggers keep (migration 0003), again after any
+//     write of the batch that may have changed one, and uses a kept copy only if it was read at
+//     that same count.
+//
+// So a cached copy can make a write slower but never let one through that a fresh read would
+// refuse.
 
 // parentsChangedCode is the SQLSTATE raised by aidant_parents_changed (migration 0004).
 const parentsChangedCode = "AD001"
@@ -33,6 +41,8 @@ const maxCachedParents = 20_000
 type outcomeParentsRow struct {
 	op Operation // ID, ForceID, StartDate, EndDate, TimeZone, Version
 	sh Shift     // ID, OperationID, LocationID, Officers, Version
+	// changes is, on SQLite, the count of parents_changes when they were read.
+	changes int64
 }
 
 type parentsCache struct {

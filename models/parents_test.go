@@ -1,7 +1,9 @@
 package models_test
 
 import (
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aidant/aidant/models"
 	"github.com/aidant/aidant/models/storetest"
@@ -51,4 +53,58 @@ func TestOutcomeParentsChangedElsewhere(t *testing.T) {
 			t.Errorf("%d outcomes stored, want 3 (two by the officer, one by the admin)", len(list))
 		}
 	})
+}
+
+// TestSQLiteBatchSeesAShiftChangedWithinIt: on SQLite an outcome's write may use the shift as
+// kept from an earlier one, so long as nothing changed it since, including a write earlier in
+// the same batch. Held in one batch: an officer's outcome, the lead taking the officer off the
+// shift, and the officer's next outcome, which must be refused.
+func TestSQLiteBatchSeesAShiftChangedWithinIt(t *testing.T) {
+	s := storetest.Open(t, "sqlite")
+	s.Now = func() time.Time { return at(7, 20) }
+	w := mustWeek(t, s, "NTH")
+	officer := forceCtx(w.Force.ID, models.RoleOfficer, "pc.ahmed")
+	lead := forceCtx(w.Force.ID, models.RoleLead, "lead.nth")
+	in := models.OutcomeInput{ShiftID: w.Shift.ID, OccurredAt: at(6, 10), Measure: models.MeasureHGVsStopped, Count: 1}
+	mustRecord(t, officer, s, w.Op.ID, in) // the shift is kept from here on
+
+	var once sync.Once
+	models.BeforeCombinedBatch(s, func() {
+		once.Do(func() { waitQueued(t, s, 3) })
+	})
+	version, none := w.Shift.Version, models.JSONList[string]{}
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i, write := range []func() error{
+		func() error { _, err := s.RecordOutcome(officer, w.Op.ID, in, nil); return err },
+		func() error {
+			_, err := s.UpdateShift(lead, w.Shift.ID, models.ShiftPatch{Version: &version, Officers: &none})
+			return err
+		},
+		func() error { _, err := s.RecordOutcome(officer, w.Op.ID, in, nil); return err },
+	} {
+		if i > 0 {
+			waitQueued(t, s, i) // so they queue in this order
+		}
+		wg.Go(func() { errs[i] = write() })
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("the first outcome and the shift's change: %v, %v", errs[0], errs[1])
+	}
+	if models.ErrorCodeOf(errs[2]) != models.EForbidden {
+		t.Errorf("an outcome after the officer was taken off the shift in the same batch: %v, want %s", errs[2], models.EForbidden)
+	}
+}
+
+// waitQueued waits until n writes wait in the combiner's queue, at most 10 s.
+func waitQueued(t *testing.T, s *models.Store, n int) {
+	deadline := time.Now().Add(10 * time.Second)
+	for models.CombinerQueued(s) < n {
+		if time.Now().After(deadline) {
+			t.Errorf("%d writes queued after 10 s, want %d", models.CombinerQueued(s), n)
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
