@@ -234,7 +234,7 @@ func (b *sqliteBatch) flush(ts []*tx) (err error) {
 	}
 	for _, in := range queuedRows(ts, true) {
 		q, args := in.sql()
-		if err := b.db.Exec(q, args...).Error; err != nil {
+		if err := b.exec(q, args...); err != nil {
 			return err
 		}
 	}
@@ -248,7 +248,14 @@ func (b *sqliteBatch) flush(ts []*tx) (err error) {
 		values = append(values, "(?, ?)")
 		args = append(args, id, at)
 	}
-	return b.db.Exec("WITH v(id, at) AS (VALUES "+strings.Join(values, ", ")+") UPDATE shifts SET last_activity_at = v.at FROM v WHERE shifts.id = v.id", args...).Error
+	return b.exec("WITH v(id, at) AS (VALUES "+strings.Join(values, ", ")+") UPDATE shifts SET last_activity_at = v.at FROM v WHERE shifts.id = v.id", args...)
+}
+
+// exec runs q straight on the batch's transaction, as on Postgres (flushRows): GORM's pass over
+// the placeholders allocated more than the rest of the write.
+func (b *sqliteBatch) exec(q string, args ...any) error {
+	_, err := b.db.Statement.ConnPool.ExecContext(b.db.Statement.Context, q, args...)
+	return translated(b.db, err)
 }
 
 // combine writes t's rows, alone or with the writes queued beside it; on SQLite it runs fn,

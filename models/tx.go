@@ -348,10 +348,7 @@ func flushRows(db *gorm.DB, ts []*tx) error {
 	// pass over a statement of thousands of them cost more than the rest of its work.
 	var base int64
 	if err := db.Statement.ConnPool.QueryRowContext(db.Statement.Context, numberPlaceholders(q), args...).Scan(&base); err != nil {
-		if tr, ok := db.Dialector.(gorm.ErrorTranslator); ok {
-			err = tr.Translate(err)
-		}
-		return err
+		return translated(db, err)
 	}
 	for _, t := range ts {
 		for i := range t.events {
@@ -360,6 +357,15 @@ func flushRows(db *gorm.DB, ts []*tx) error {
 		}
 	}
 	return nil
+}
+
+// translated is err as GORM would have returned it, for a statement run straight on db's
+// connection or transaction.
+func translated(db *gorm.DB, err error) error {
+	if tr, ok := db.Dialector.(gorm.ErrorTranslator); ok && err != nil {
+		return tr.Translate(err)
+	}
+	return err
 }
 
 // unnest returns rows as unnest(…) of one array parameter per column, and the arrays: the
