@@ -94,8 +94,9 @@ func (s *Store) writeBatch(ctx context.Context, batch []*combined) {
 func (s *Store) writeBatchSQLite(db *gorm.DB, batch []*combined) {
 	s.sqliteTx.Lock()
 	defer s.sqliteTx.Unlock()
+	var b *sqliteBatch
 	err := db.Transaction(func(gtx *gorm.DB) error {
-		b := &sqliteBatch{db: gtx}
+		b = &sqliteBatch{db: gtx}
 		if len(batch) == 1 { // alone: its failure is the transaction's
 			w := batch[0]
 			w.t.DB, w.t.sqlite = gtx.WithContext(w.t.ctx), b
@@ -159,6 +160,10 @@ func (s *Store) writeBatchSQLite(db *gorm.DB, batch []*combined) {
 				w.err = err
 			}
 		}
+		return
+	}
+	for _, p := range b.parents {
+		s.parents.put(p)
 	}
 }
 
@@ -189,6 +194,10 @@ type sqliteBatch struct {
 	// changes is the count of parents_changes, read when changesRead is false (parents.go).
 	changes     int64
 	changesRead bool
+	// parents are the operations and shifts the batch read for outcomes, kept once it commits:
+	// what it read may be its own changes, which a failed commit takes back, while the count
+	// would come round to the same number again.
+	parents []outcomeParentsRow
 }
 
 // parentsChanges returns the count of changes to operations and shifts as this batch sees it.

@@ -293,7 +293,11 @@ func (s *Store) outcomeParents(ctx context.Context, t *tx, operationID int64, in
 		return nil, nil, 0, &Error{Code: EInvalid, Message: "the shift is not one of this operation's", Fields: []FieldError{{Field: "shift_id", Message: "is not a shift of operation " + strconv.FormatInt(op.ID, 10)}}}
 	}
 	p.sh.OperationID, p.changes = p.op.ID, changes
-	s.parents.put(p)
+	if t.sqlite != nil {
+		t.sqlite.parents = append(t.sqlite.parents, p) // kept if the batch commits
+	} else {
+		s.parents.put(p)
+	}
 	return checkOutcomeParents(&p.op, &p.sh, nextID, in)
 }
 

@@ -19,7 +19,7 @@ import (
 //   - On SQLite, whose file has one writer at a time, each batch of writes reads the count of
 //     changes to operations and shifts that triggers keep (migration 0003), again after any
 //     write of the batch that may have changed one, and uses a kept copy only if it was read at
-//     that same count.
+//     that same count. What a batch read is kept only once it commits.
 //
 // So a cached copy can make a write slower but never let one through that a fresh read would
 // refuse.
