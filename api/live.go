@@ -1079,26 +1079,26 @@ func (c *liveClient) writeArray(frames []*frame) error {
 func (h *Hub) replay(c *liveClient, since, upto int64) (int64, error) {
 	key := replayKey{national: c.national(), force: c.actor.ForceID, since: since, upto: upto}
 	c.sent = since
-	if since > upto {
+	var reset bool
+	var err error
+	switch {
+	case since > upto:
 		// The client has seen events this replica's pump has not read yet: it was on a replica
 		// that was ahead. Unless they are not in storage either, it needs no replay; the frames
 		// that follow skip what it has.
 		ctx, cancel := replayContext()
 		defer cancel()
-		_, newest, err := h.store.EventBounds(ctx)
-		if err != nil || since <= newest {
-			return since, err
+		var newest int64
+		if _, newest, err = h.store.EventBounds(ctx); err == nil && since <= newest {
+			return since, nil
 		}
-		return upto, c.writeWire(newFrame(0, Message{Type: "reset"}).wire)
-	}
-	var reset bool
-	var err error
-	if upto-since <= replayShareMax {
+		reset = true
+	case upto-since <= replayShareMax:
 		r := h.sharedReplay(key)
 		if reset, err = r.reset, r.err; err == nil && !reset {
 			err = c.writeFrames(r.frames)
 		}
-	} else {
+	default:
 		ctx, cancel := replayContext()
 		defer cancel()
 		if reset, err = h.replayPruned(ctx, since); err == nil && !reset {

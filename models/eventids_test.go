@@ -185,12 +185,7 @@ func TestConcurrentOutcomesShareOneStatement(t *testing.T) {
 		}
 		var once sync.Once
 		models.BeforeCombinedBatch(s, func() {
-			once.Do(func() {
-				deadline := time.Now().Add(10 * time.Second)
-				for models.CombinerQueued(s) < 11 && time.Now().Before(deadline) {
-					time.Sleep(time.Millisecond)
-				}
-			})
+			once.Do(func() { waitQueued(t, s, 11) })
 		})
 		before := models.CombinedStatements(s)
 		type result struct {
