@@ -251,6 +251,7 @@ func (s *Store) outcomeParents(ctx context.Context, t *tx, operationID int64, in
 				if id, err = s.outcomeIDs.next(ctx, s); err != nil {
 					return nil, nil, 0, err
 				}
+				t.cachedParents = true // on SQLite the count says the copy is current
 			}
 			return checkOutcomeParents(&p.op, &p.sh, id, in)
 		}

@@ -22,7 +22,8 @@ import (
 //     that same count. What a batch read is kept only once it commits.
 //
 // So a cached copy can make a write slower but never let one through that a fresh read would
-// refuse.
+// refuse, nor refuse one that a fresh read would let through: on Postgres a write refused on a
+// kept copy runs again on a fresh read before the refusal is given.
 
 // parentsChangedCode is the SQLSTATE raised by aidant_parents_changed (migration 0004).
 const parentsChangedCode = "AD001"

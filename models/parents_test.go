@@ -55,6 +55,35 @@ func TestOutcomeParentsChangedElsewhere(t *testing.T) {
 	})
 }
 
+// TestOutcomeParentsWidenedElsewhere: what a replica kept of an operation and a shift must not
+// refuse an outcome that they now allow: an officer added to the shift elsewhere, and a day the
+// operation was widened to elsewhere, are accepted at once.
+func TestOutcomeParentsWidenedElsewhere(t *testing.T) {
+	eachDialect(t, func(t *testing.T, s *models.Store) {
+		ctx := storetest.Ctx()
+		w := mustWeek(t, s, "NTH")
+		in := models.OutcomeInput{ShiftID: w.Shift.ID, OccurredAt: at(6, 10), Measure: models.MeasureHGVsStopped, Count: 1}
+		for range 2 { // the operation and shift are kept from here on
+			mustRecord(t, forceCtx(w.Force.ID, models.RoleOfficer, "pc.ahmed"), s, w.Op.ID, in)
+		}
+
+		if err := models.ExecSQL(s, "UPDATE shifts SET officers = ?, version = version + 1 WHERE id = ?", `["pc.ahmed","pc.new"]`, w.Shift.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RecordOutcome(forceCtx(w.Force.ID, models.RoleOfficer, "pc.new"), w.Op.ID, in, nil); err != nil {
+			t.Errorf("an officer added to the shift elsewhere: %v, want it logged", err)
+		}
+
+		if err := models.ExecSQL(s, "UPDATE operations SET start_date = ?, version = version + 1 WHERE id = ?", "2020-02-02", w.Op.ID); err != nil {
+			t.Fatal(err)
+		}
+		in.OccurredAt = at(2, 10)
+		if _, err := s.RecordOutcome(ctx, w.Op.ID, in, nil); err != nil {
+			t.Errorf("an outcome on a day the operation was widened to elsewhere: %v, want it logged", err)
+		}
+	})
+}
+
 // TestSQLiteBatchSeesAShiftChangedWithinIt: on SQLite an outcome's write may use the shift as
 // kept from an earlier one, so long as nothing changed it since, including a write earlier in
 // the same batch. Held in one batch: an officer's outcome, the lead taking the officer off the

@@ -71,6 +71,8 @@ type tx struct {
 	// them from the database rather than the cache.
 	parentVersions [2]int64
 	fresh          bool
+	// cachedParents says the write took its outcome's parents from the cache, on Postgres.
+	cachedParents bool
 	// insertOnly marks a write of writeOne on SQLite: fn only reads and queues rows, so it needs
 	// no savepoint and its rows are inserted with the batch's.
 	insertOnly bool
@@ -138,7 +140,8 @@ func (s *Store) writeAs(ctx context.Context, fn func(t *tx) error, insertOnly bo
 // transaction and queues its rows, and one statement writes them all, atomically and with its
 // own commit: a single round trip instead of BEGIN, one per row and COMMIT, shared by concurrent
 // writes (combine.go). fn's reads are as current as a read-committed transaction's would be;
-// foreign keys still hold. On SQLite it is write.
+// foreign keys still hold. A write that fn refused on a cached copy of its parents runs again on
+// a fresh read: the copy may be older than a change that allows it. On SQLite it is write.
 func (s *Store) writeOne(ctx context.Context, fn func(t *tx) error) error {
 	if s.dialect != "postgres" {
 		return s.writeAs(ctx, fn, true)
@@ -150,6 +153,9 @@ func (s *Store) writeOne(ctx context.Context, fn func(t *tx) error) error {
 	for attempt := 1; ; attempt++ {
 		t := &tx{DB: s.db.WithContext(ctx), ctx: ctx, actor: a, now: s.now(), fresh: attempt > 1}
 		if err := fn(t); err != nil {
+			if t.cachedParents {
+				continue // refused on a kept copy: decide on a fresh read
+			}
 			return translate(err)
 		}
 		err := s.combine(ctx, t, nil)
