@@ -28,14 +28,15 @@ var leadOfForce1 = models.Actor{UserID: 1, Username: "lead", Role: models.RoleLe
 
 // verifyNoLeaks notes the goroutines running at the start of a test and returns the check, to
 // defer, that the test left no other behind. The store closes at cleanup, after the check: its
-// pool's goroutines are not the hub's.
+// pool's goroutines and its SQLite checkpointer are not the hub's.
 func verifyNoLeaks(t *testing.T) func() {
 	t.Helper()
 	running := goleak.IgnoreCurrent()
 	return func() {
 		t.Helper()
 		goleak.VerifyNone(t, running, goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"),
-			goleak.IgnoreTopFunction("database/sql.(*DB).connectionCleaner"))
+			goleak.IgnoreTopFunction("database/sql.(*DB).connectionCleaner"),
+			goleak.IgnoreTopFunction("github.com/aidant/aidant/models.(*checkpointer).run"))
 	}
 }
 

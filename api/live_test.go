@@ -442,9 +442,11 @@ func TestLiveRolledBackWriteAnnouncesNothing(t *testing.T) {
 }
 
 func TestLiveSlowClientIsDropped(t *testing.T) {
-	// The store closes at cleanup, after this check: its pool's goroutines are not the hub's.
+	// The store closes at cleanup, after this check: its pool's goroutines and its SQLite
+	// checkpointer are not the hub's.
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"),
-		goleak.IgnoreTopFunction("database/sql.(*DB).connectionCleaner"))
+		goleak.IgnoreTopFunction("database/sql.(*DB).connectionCleaner"),
+		goleak.IgnoreTopFunction("github.com/aidant/aidant/models.(*checkpointer).run"))
 	f := newFixture(t, "sqlite")
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := make(chan struct{})

@@ -51,6 +51,7 @@ type Store struct {
 	// sqliteTx queues this process's SQLite transactions: the file has one writer at a time, and
 	// queueing here rather than in SQLite's busy handler keeps a burst from timing out.
 	sqliteTx    sync.Mutex
+	checkpoints *checkpointer
 	mu          sync.Mutex
 	afterCommit []func(lastEventID int64)
 	tallies     *Tallies
@@ -84,7 +85,8 @@ func Open(ctx context.Context, cfg DBConfig) (*Store, error) {
 		// that journal to a file was a tenth of the writer's time.
 		// (No _time_format: this driver version ignores _txlock when it is given.)
 		dial = sqlite.Open("file:" + cfg.Path + "?_txlock=immediate" +
-			"&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)")
+			"&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)" +
+			"&_pragma=wal_autocheckpoint(0)")
 	}
 	db, err := gorm.Open(dial, &gorm.Config{
 		Logger:                 logger.Discard,
@@ -109,7 +111,54 @@ func Open(ctx context.Context, cfg DBConfig) (*Store, error) {
 		_ = sqlDB.Close()
 		return nil, &Error{Code: EUnavailable, Message: "cannot reach the database", Err: err}
 	}
+	if s.dialect == "sqlite" {
+		s.checkpoints = startCheckpointer(db)
+	}
 	return s, nil
+}
+
+// checkpointEvery is how often, on SQLite, the pages that commits appended to the WAL are
+// copied into the database file.
+const checkpointEvery = 100 * time.Millisecond
+
+// checkpointer copies the WAL's pages into the SQLite file in the background. SQLite would
+// otherwise do it in the commit that takes the WAL past 1,000 pages, within the batch that holds
+// the one write lock, with two fsyncs; a passive checkpoint on another connection waits for no
+// writer and no reader, and no writer waits for it.
+type checkpointer struct {
+	db        *gorm.DB
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func startCheckpointer(db *gorm.DB) *checkpointer {
+	c := &checkpointer{db: db, stop: make(chan struct{}), done: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+func (c *checkpointer) run() {
+	defer close(c.done)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+			// A failure (the file busy with another process's checkpoint) is tried again next tick.
+			_ = c.db.Exec("PRAGMA wal_checkpoint(PASSIVE)").Error
+		}
+	}
+}
+
+// close stops the checkpointer; the last connection to close checkpoints what is left.
+func (c *checkpointer) close() {
+	if c != nil {
+		c.closeOnce.Do(func() { close(c.stop) })
+		<-c.done
+	}
 }
 
 func withParam(dsn, key, value string) string {
@@ -125,6 +174,7 @@ func withParam(dsn, key, value string) string {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.checkpoints.close()
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err
