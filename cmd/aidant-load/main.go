@@ -1,7 +1,8 @@
 // Command aidant-load drives a running aidant server the way its clients do: N live websocket
 // dashboards and W writers posting outcomes over HTTP, open loop at a fixed rate or flat out.
 // A client whose connection ends resumes with since, as a dashboard does; -storm-at makes
-// every client drop and resume at once while the writes go on.
+// every client drop and resume at once while the writes go on; -writer-process runs the
+// writers in a process of their own.
 // It measures HTTP latency, POST→delivery latency for every (event, client) pair, the time
 // until the last client has each event, lost and duplicated deliveries, and the server's RSS
 // and CPU from /proc. It only talks to loopback addresses.
@@ -22,6 +23,9 @@ import (
 )
 
 func main() {
+	if os.Getenv(writerEnv) == "1" {
+		os.Exit(writerProcess(os.Stdin, os.Stdout))
+	}
 	cfg, err := parseFlags(os.Args[1:], os.Stderr)
 	if err != nil {
 		if err == flag.ErrHelp {
@@ -79,6 +83,8 @@ type Config struct {
 	// StormAt, when set, is how far into the writes every client closes its connection at
 	// once and resumes with since (the reconnect storm).
 	StormAt time.Duration
+	// WriterProcess runs the writers in a process of their own (writers.go).
+	WriterProcess bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (Config, error) {
@@ -108,6 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.BoolVar(&c.SpreadShifts, "spread-shifts", false, "post to every shift of the operation in turn (default: one shift, the busiest case)")
 	fs.DurationVar(&c.StormAt, "storm-at", 0, "this far into the writes, every client closes its connection at once and resumes with since (0: no storm)")
 	fs.StringVar(&c.Measure, "measure", "drivers_engaged", "measure of every outcome (count 1)")
+	fs.BoolVar(&c.WriterProcess, "writer-process", false, "run the writers in a process of their own, apart from the live clients, as officers' phones are")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

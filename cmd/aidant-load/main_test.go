@@ -4,9 +4,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -187,23 +189,45 @@ func TestRun(t *testing.T) {
 		t.Run(d, func(t *testing.T) {
 			s := mustServer(t, d, 1)
 			for _, tc := range []struct {
-				name string
-				rate float64
-			}{{"open loop", 50}, {"flat out", 0}} {
+				name  string
+				rate  float64
+				apart bool
+			}{{"open loop", 50, false}, {"flat out", 0, false}, {"writer process, open loop", 50, true}, {"writer process, flat out", 0, true}} {
 				t.Run(tc.name, func(t *testing.T) {
 					before := s.storedOutcomes(t)
 					cfg := Config{URLs: []string{s.url}, Token: s.token, Clients: 20, Writers: 2, Rate: tc.rate,
 						Duration: 2 * time.Second, MaxWrites: 2000, Wait: 10 * time.Second, Measure: "drivers_engaged",
-						SourceAddrs: []string{"127.0.0.2", "127.0.0.3"}}
+						SourceAddrs: []string{"127.0.0.2", "127.0.0.3"}, WriterProcess: tc.apart}
 					res, err := Run(context.Background(), cfg, io.Discard)
 					if err != nil {
 						t.Fatal(err)
 					}
 					s.mustDeliverAll(t, before, res, 20)
+					if tc.apart {
+						// The two processes' instants meet on CLOCK_MONOTONIC: the HTTP latency is
+						// timed within the writer process alone, POST→delivery across the two, and
+						// an event reaches the clients about when its POST is answered. A slip
+						// between the clocks shows as a gap between the two.
+						if res.E2E.P50 <= 0 || res.HTTP.P50 <= 0 || math.Abs(res.E2E.P50-res.HTTP.P50) > 500 {
+							t.Errorf("latencies off one clock: POST→delivery p50 %.2f ms, HTTP p50 %.2f ms", res.E2E.P50, res.HTTP.P50)
+						}
+						if res.Tool.WriterCPUSeconds <= 0 {
+							t.Error("the writer process's CPU is not reported")
+						}
+					}
 				})
 			}
 		})
 	}
+}
+
+// TestMain lets this test binary act as the writer process (-writer-process starts the
+// running executable again).
+func TestMain(m *testing.M) {
+	if os.Getenv(writerEnv) == "1" {
+		os.Exit(writerProcess(os.Stdin, os.Stdout))
+	}
+	os.Exit(m.Run())
 }
 
 // TestStorm closes every client at once in the middle of the writes: each resumes with since

@@ -79,10 +79,13 @@ type ConfigReport struct {
 	Shifts      int       `json:"shifts"`
 	OccurredAt  time.Time `json:"occurred_at"`
 	StormAt     string    `json:"storm_at,omitempty"`
+	// WriterProcess: the writers ran in a process of their own.
+	WriterProcess bool `json:"writer_process,omitempty"`
 }
 
 func resultConfig(c Config) ConfigReport {
-	r := ConfigReport{URLs: c.URLs, WriteURL: c.WriteURL, Clients: c.Clients, Writers: c.Writers, Rate: c.Rate, Duration: c.Duration.String()}
+	r := ConfigReport{URLs: c.URLs, WriteURL: c.WriteURL, Clients: c.Clients, Writers: c.Writers, Rate: c.Rate, Duration: c.Duration.String(),
+		WriterProcess: c.WriterProcess}
 	if c.StormAt > 0 {
 		r.StormAt = c.StormAt.String()
 	}
@@ -189,10 +192,12 @@ func procReport(before, idle, after procSample, clients int) *ServerReport {
 	return r
 }
 
-// ToolReport is this process's own CPU: on one machine the load tool competes with the server.
+// ToolReport is the load tool's own CPU, its writer process's included: on one machine the
+// load tool competes with the server.
 type ToolReport struct {
-	CPUSeconds float64 `json:"cpu_seconds"`
-	CPUPercent float64 `json:"cpu_percent"`
+	CPUSeconds       float64 `json:"cpu_seconds"`
+	CPUPercent       float64 `json:"cpu_percent"`
+	WriterCPUSeconds float64 `json:"writer_cpu_seconds,omitempty"`
 }
 
 type selfSample struct {
@@ -256,6 +261,10 @@ func (r *Result) WriteTable(w io.Writer) {
 		fmt.Fprintf(tw, "server RSS\tbefore %.1f MB, idle with clients %.1f MB (%.1f KB/conn), after %.1f MB, peak %.1f MB\n", s.RSSBeforeMB, s.RSSIdleMB, s.IdleKBPerConn, s.RSSAfterMB, s.PeakRSSMB)
 		fmt.Fprintf(tw, "server CPU\t%.0f%% (%.1f s; 100%% = one core)\n", s.CPUPercent, s.CPUSeconds)
 	}
-	fmt.Fprintf(tw, "load tool CPU\t%.0f%% (%.1f s)\n", r.Tool.CPUPercent, r.Tool.CPUSeconds)
+	if r.Tool.WriterCPUSeconds > 0 {
+		fmt.Fprintf(tw, "load tool CPU\t%.0f%% (%.1f s, of which the writer process %.1f s)\n", r.Tool.CPUPercent, r.Tool.CPUSeconds, r.Tool.WriterCPUSeconds)
+	} else {
+		fmt.Fprintf(tw, "load tool CPU\t%.0f%% (%.1f s)\n", r.Tool.CPUPercent, r.Tool.CPUSeconds)
+	}
 	_ = tw.Flush()
 }

@@ -13,22 +13,25 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
-// session is how the tool authenticates: a bearer token, or a cookie session with its CSRF token.
+// session is how the tool authenticates: a bearer token, or a cookie session with its CSRF
+// token (in the jar, or in the writer process as the cookie header).
 type session struct {
-	token string
-	jar   http.CookieJar
-	csrf  string
+	token  string
+	jar    http.CookieJar
+	cookie string
+	csrf   string
 }
 
 func (s *session) apply(h http.Header, write bool) {
 	if s.token != "" {
 		h.Set("Authorization", "Bearer "+s.token)
 		return
+	}
+	if s.cookie != "" {
+		h.Set("Cookie", s.cookie)
 	}
 	if write {
 		h.Set("X-CSRF-Token", s.csrf)
@@ -47,9 +50,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Config: resultConfig(cfg)}
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		MaxIdleConns: cfg.Writers * 2, MaxIdleConnsPerHost: cfg.Writers * 2, IdleConnTimeout: time.Minute,
-	}}
+	hc := newWriteClient(cfg)
 	defer hc.CloseIdleConnections()
 	sess, err := authenticate(ctx, hc, cfg)
 	if err != nil {
@@ -85,26 +86,14 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 
 	// Write.
 	fmt.Fprintf(log, "%d clients ready in %.1fs; writing for %s...\n", len(live.clients), res.ConnectSeconds, cfg.Duration)
-	var (
-		acked    []sent
-		ackMu    sync.Mutex
-		httpLat  []time.Duration
-		errCount atomic.Int64
-		firstErr atomic.Value
-	)
 	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
-	writeStart := time.Now()
-	deadline := writeStart.Add(cfg.Duration)
-	// Open loop queues intended sends (bounded by rate × duration); flat out hands a write to
-	// whichever writer is free, so nothing queues.
-	var jobs chan job
-	if cfg.Rate > 0 {
-		jobs = make(chan job, int(cfg.Rate*cfg.Duration.Seconds())+1)
-	} else {
-		jobs = make(chan job)
+	var child *writerChild
+	if cfg.WriterProcess {
+		if child, err = startWriters(ctx, cfg, sess, opID, targets, runID); err != nil {
+			return nil, err
+		}
 	}
-	hardStop := deadline.Add(time.Minute)
-	go schedule(ctx, cfg, writeStart, deadline, jobs)
+	writeStart := time.Now()
 	if cfg.StormAt > 0 {
 		storm := time.AfterFunc(time.Until(writeStart.Add(cfg.StormAt)), func() {
 			fmt.Fprintf(log, "storm: every client closes and resumes with since\n")
@@ -112,44 +101,23 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 		})
 		defer storm.Stop()
 	}
-	var wg sync.WaitGroup
-	for w := 0; w < cfg.Writers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []sent
-			var lat []time.Duration
-			for j := range jobs {
-				if time.Now().After(hardStop) {
-					continue // the server cannot keep up: stop rather than run on for ever
-				}
-				tg := targets[int(j.seq)%len(targets)]
-				id, err := postOutcome(ctx, hc, sess, cfg, opID, tg.shift, tg.occurred, runID, j.seq)
-				done := time.Now()
-				if err != nil {
-					errCount.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-					continue
-				}
-				lat = append(lat, done.Sub(j.intended))
-				mine = append(mine, sent{id: id, intended: j.intended})
-			}
-			ackMu.Lock()
-			acked = append(acked, mine...)
-			httpLat = append(httpLat, lat...)
-			ackMu.Unlock()
-		}()
+	var w writes
+	var childCPU time.Duration
+	if child != nil {
+		if w, childCPU, err = child.run(writeStart); err != nil {
+			return nil, err
+		}
+	} else {
+		w = postAll(ctx, cfg, hc, sess, opID, targets, runID, writeStart)
 	}
-	wg.Wait()
+	acked := w.acked
 	writeElapsed := time.Since(writeStart)
 	res.Writes = len(acked)
-	res.WriteErrors = int(errCount.Load())
-	if v := firstErr.Load(); v != nil {
-		res.FirstWriteError = v.(string)
-	}
+	res.WriteErrors = int(w.errors)
+	res.FirstWriteError = w.firstErr
 	res.WriteSeconds = writeElapsed.Seconds()
 	res.WritesPerSecond = float64(len(acked)) / writeElapsed.Seconds()
-	res.HTTP = summarise(httpLat)
+	res.HTTP = summarise(w.http)
 
 	// Wait for the deliveries to arrive, or for -wait.
 	want := make(map[int64]time.Time, len(acked))
@@ -253,6 +221,11 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	res.LastClient = summarise(last)
 	res.Server = procReport(before, idle, after, len(live.clients))
 	res.Tool = selfReport(selfBefore, selfAfter)
+	if child != nil {
+		res.Tool.WriterCPUSeconds = childCPU.Seconds()
+		res.Tool.CPUSeconds += childCPU.Seconds()
+		res.Tool.CPUPercent = 100 * res.Tool.CPUSeconds / selfAfter.at.Sub(selfBefore.at).Seconds()
+	}
 	return res, nil
 }
 
