@@ -112,7 +112,7 @@ func Open(ctx context.Context, cfg DBConfig) (*Store, error) {
 		return nil, &Error{Code: EUnavailable, Message: "cannot reach the database", Err: err}
 	}
 	if s.dialect == "sqlite" {
-		s.checkpoints = startCheckpointer(db)
+		s.checkpoints = startCheckpointer(sqlDB)
 	}
 	return s, nil
 }
@@ -124,39 +124,41 @@ const checkpointEvery = 100 * time.Millisecond
 // checkpointer copies the WAL's pages into the SQLite file in the background. SQLite would
 // otherwise do it in the commit that takes the WAL past 1,000 pages, within the batch that holds
 // the one write lock, with two fsyncs; a passive checkpoint on another connection waits for no
-// writer and no reader, and no writer waits for it.
+// writer and no reader, and no writer waits for it. It runs on database/sql, beside GORM: its
+// statements are not the Store's.
 type checkpointer struct {
-	db        *gorm.DB
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
+	db     *sql.DB
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
-func startCheckpointer(db *gorm.DB) *checkpointer {
-	c := &checkpointer{db: db, stop: make(chan struct{}), done: make(chan struct{})}
-	go c.run()
+func startCheckpointer(db *sql.DB) *checkpointer {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &checkpointer{db: db, cancel: cancel, done: make(chan struct{})}
+	go c.run(ctx)
 	return c
 }
 
-func (c *checkpointer) run() {
+func (c *checkpointer) run(ctx context.Context) {
 	defer close(c.done)
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
 	for {
 		select {
-		case <-c.stop:
+		case <-ctx.Done():
 			return
 		case <-t.C:
 			// A failure (the file busy with another process's checkpoint) is tried again next tick.
-			_ = c.db.Exec("PRAGMA wal_checkpoint(PASSIVE)").Error
+			_, _ = c.db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
 		}
 	}
 }
 
-// close stops the checkpointer; the last connection to close checkpoints what is left.
+// close stops the checkpointer, also while it waits for a connection; the last connection to
+// close checkpoints what is left.
 func (c *checkpointer) close() {
 	if c != nil {
-		c.closeOnce.Do(func() { close(c.stop) })
+		c.cancel()
 		<-c.done
 	}
 }
