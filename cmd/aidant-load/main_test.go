@@ -356,3 +356,25 @@ func TestStormAtWithinDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestScheduleIsNeverEarly: open loop, every write is handed over at or after its intended
+// time (never before, though schedule wakes early to be on time), at the rate asked for.
+func TestScheduleIsNeverEarly(t *testing.T) {
+	cfg := Config{Rate: 200, Duration: 300 * time.Millisecond}
+	start := time.Now().Add(10 * time.Millisecond)
+	jobs := make(chan job, 100)
+	go schedule(context.Background(), cfg, start, start.Add(cfg.Duration), jobs)
+	n := 0
+	for j := range jobs {
+		if now := time.Now(); now.Before(j.intended) {
+			t.Errorf("write %d handed over %v before its intended time", j.seq, j.intended.Sub(now))
+		}
+		if want := start.Add(time.Duration(j.seq-1) * 5 * time.Millisecond); !j.intended.Equal(want) {
+			t.Errorf("write %d intended at +%v, want +%v", j.seq, j.intended.Sub(start), want.Sub(start))
+		}
+		n++
+	}
+	if n != 60 {
+		t.Errorf("%d writes at 200/s over 300 ms, want 60", n)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -248,12 +249,8 @@ func schedule(ctx context.Context, cfg Config, start, deadline time.Time, jobs c
 			if !at.Before(deadline) {
 				return
 			}
-			if d := time.Until(at); d > 0 {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(d):
-				}
+			if !waitUntil(ctx, at) {
+				return
 			}
 		} else {
 			at = time.Now()
@@ -267,6 +264,32 @@ func schedule(ctx context.Context, cfg Config, start, deadline time.Time, jobs c
 			return
 		}
 	}
+}
+
+// timerSlack is how long before an intended send schedule stops sleeping and yields until
+// the time comes: a Go timer in an idle process fires up to a millisecond late (its poller
+// waits in whole milliseconds), which every latency, counted from the intended time, would
+// carry. Yielding costs at most this much CPU per send, about 3% of a core at 20 sends/s.
+const timerSlack = 1500 * time.Microsecond
+
+// waitUntil returns once at has come, or false when ctx ends first.
+func waitUntil(ctx context.Context, at time.Time) bool {
+	if d := time.Until(at) - timerSlack; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
+	for time.Now().Before(at) {
+		if ctx.Err() != nil {
+			return false
+		}
+		runtime.Gosched()
+	}
+	return true
 }
 
 func authenticate(ctx context.Context, hc *http.Client, cfg Config) (*session, error) {
