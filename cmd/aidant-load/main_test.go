@@ -192,12 +192,18 @@ func TestRun(t *testing.T) {
 				name  string
 				rate  float64
 				apart bool
-			}{{"open loop", 50, false}, {"flat out", 0, false}, {"writer process, open loop", 50, true}, {"writer process, flat out", 0, true}} {
+				login bool // a cookie session instead of the token
+			}{{"open loop", 50, false, false}, {"flat out", 0, false, false}, {"writer process, open loop", 50, true, false},
+				{"writer process, flat out", 0, true, false}, {"writer process, cookie session", 50, true, true}} {
 				t.Run(tc.name, func(t *testing.T) {
 					before := s.storedOutcomes(t)
 					cfg := Config{URLs: []string{s.url}, Token: s.token, Clients: 20, Writers: 2, Rate: tc.rate,
 						Duration: 2 * time.Second, MaxWrites: 2000, Wait: 10 * time.Second, Measure: "drivers_engaged",
 						SourceAddrs: []string{"127.0.0.2", "127.0.0.3"}, WriterProcess: tc.apart}
+					if tc.login {
+						cfg.Token, cfg.User, cfg.Password = "", "lead.nth", "correct horse battery"
+						cfg.WriteURL = s.url
+					}
 					res, err := Run(context.Background(), cfg, io.Discard)
 					if err != nil {
 						t.Fatal(err)

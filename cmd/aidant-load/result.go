@@ -211,9 +211,10 @@ func sampleSelf() selfSample {
 	return selfSample{at: time.Now(), cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
 }
 
-func selfReport(a, b selfSample) ToolReport {
-	s := (b.cpu - a.cpu).Seconds()
-	return ToolReport{CPUSeconds: s, CPUPercent: 100 * s / b.at.Sub(a.at).Seconds()}
+// selfReport is this process's CPU between a and b, with its writer process's, writer.
+func selfReport(a, b selfSample, writer time.Duration) ToolReport {
+	s := (b.cpu - a.cpu + writer).Seconds()
+	return ToolReport{CPUSeconds: s, CPUPercent: 100 * s / b.at.Sub(a.at).Seconds(), WriterCPUSeconds: writer.Seconds()}
 }
 
 // closeCodes renders {"1001": 3} as " (1001: 3)".
@@ -261,10 +262,10 @@ func (r *Result) WriteTable(w io.Writer) {
 		fmt.Fprintf(tw, "server RSS\tbefore %.1f MB, idle with clients %.1f MB (%.1f KB/conn), after %.1f MB, peak %.1f MB\n", s.RSSBeforeMB, s.RSSIdleMB, s.IdleKBPerConn, s.RSSAfterMB, s.PeakRSSMB)
 		fmt.Fprintf(tw, "server CPU\t%.0f%% (%.1f s; 100%% = one core)\n", s.CPUPercent, s.CPUSeconds)
 	}
+	writer := ""
 	if r.Tool.WriterCPUSeconds > 0 {
-		fmt.Fprintf(tw, "load tool CPU\t%.0f%% (%.1f s, of which the writer process %.1f s)\n", r.Tool.CPUPercent, r.Tool.CPUSeconds, r.Tool.WriterCPUSeconds)
-	} else {
-		fmt.Fprintf(tw, "load tool CPU\t%.0f%% (%.1f s)\n", r.Tool.CPUPercent, r.Tool.CPUSeconds)
+		writer = fmt.Sprintf(", of which the writer process %.1f s", r.Tool.WriterCPUSeconds)
 	}
+	fmt.Fprintf(tw, "load tool CPU\t%.0f%% (%.1f s%s)\n", r.Tool.CPUPercent, r.Tool.CPUSeconds, writer)
 	_ = tw.Flush()
 }

@@ -221,12 +221,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	}
 	res.LastClient = summarise(last)
 	res.Server = procReport(before, idle, after, len(live.clients))
-	res.Tool = selfReport(selfBefore, selfAfter)
-	if child != nil {
-		res.Tool.WriterCPUSeconds = childCPU.Seconds()
-		res.Tool.CPUSeconds += childCPU.Seconds()
-		res.Tool.CPUPercent = 100 * res.Tool.CPUSeconds / selfAfter.at.Sub(selfBefore.at).Seconds()
-	}
+	res.Tool = selfReport(selfBefore, selfAfter, childCPU)
 	return res, nil
 }
 

@@ -246,7 +246,7 @@ func writerProcess(stdin io.Reader, stdout io.Writer) int {
 	start := atMono(startMono)
 	self := sampleSelf()
 	w := postAll(context.Background(), cfg, hc, sess, job.OpID, targets, job.RunID, start)
-	res := writerResult{Errors: w.errors, FirstErr: w.firstErr, CPUSeconds: selfReport(self, sampleSelf()).CPUSeconds}
+	res := writerResult{Errors: w.errors, FirstErr: w.firstErr, CPUSeconds: selfReport(self, sampleSelf(), 0).CPUSeconds}
 	for _, s := range w.acked {
 		res.IDs = append(res.IDs, s.id)
 		res.Intended = append(res.Intended, startMono+int64(s.intended.Sub(start)))
