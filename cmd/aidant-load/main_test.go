@@ -179,6 +179,14 @@ func (s *testServer) mustDeliverAll(tb testing.TB, storedBefore int, res *Result
 	if got, want := res.E2E.N, res.Writes*clients; got != want {
 		tb.Errorf("e2e samples %d, want %d", got, want)
 	}
+	// Per event, the first client has it no later than any other and the last no earlier: so
+	// their medians hold the median delivery between them.
+	if res.FirstClient.N != res.Writes || res.LastClient.N != res.Writes {
+		tb.Errorf("first client timed for %d events, last client for %d, want %d", res.FirstClient.N, res.LastClient.N, res.Writes)
+	}
+	if f, e, l := res.FirstClient, res.E2E, res.LastClient; f.P50 > e.P50 || e.P50 > l.P50 || f.Max > l.Max {
+		tb.Errorf("POST→first client p50 %.2f, POST→delivery p50 %.2f, POST→last client p50 %.2f (max %.2f, %.2f): out of order", f.P50, e.P50, l.P50, f.Max, l.Max)
+	}
 	if res.Resets != 0 || res.ClientsDown != 0 {
 		tb.Errorf("resets %d, clients down at the end %d", res.Resets, res.ClientsDown)
 	}

@@ -27,6 +27,9 @@ type Result struct {
 	HTTP            Stats        `json:"http_ms"`
 	// E2E is POST (intended send time) → receipt, over every (event, client) delivery.
 	E2E Stats `json:"e2e_ms"`
+	// FirstClient is, per event, the time until the first client had it: the write, the
+	// server's way to its live stream and one frame. LastClient minus it is the fan-out.
+	FirstClient Stats `json:"first_client_ms"`
 	// LastClient is, per event, the time until the last client had it.
 	LastClient Stats `json:"last_client_ms"`
 	Expected   int64 `json:"expected_deliveries"`
@@ -242,7 +245,7 @@ func (r *Result) WriteTable(w io.Writer) {
 	for _, row := range []struct {
 		name string
 		s    Stats
-	}{{"HTTP POST", r.HTTP}, {"POST→delivery", r.E2E}, {"POST→last client", r.LastClient}} {
+	}{{"HTTP POST", r.HTTP}, {"POST→delivery", r.E2E}, {"POST→first client", r.FirstClient}, {"POST→last client", r.LastClient}} {
 		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%d\n", row.name, row.s.P50, row.s.P90, row.s.P99, row.s.Max, row.s.N)
 	}
 	fmt.Fprintf(tw, "deliveries\texpected %d, delivered %d, lost %d, duplicated %d, garbled messages %d\n", r.Expected, r.Delivered, r.Lost, r.Duplicated, r.Garbled)

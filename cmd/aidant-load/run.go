@@ -144,6 +144,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 
 	// Tally. A duplicate is a (client, event id) seen twice, or an outcome seen under two events.
 	var e2e, recovery []time.Duration
+	firstClient := make(map[int64]time.Duration, len(want))
 	lastClient := make(map[int64]time.Duration, len(want))
 	perClient := make([]int, len(live.clients))
 	var delivered, dups, foreign int64
@@ -175,6 +176,9 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 			perClient[i]++
 			d := r.at - sinceEpoch(t0)
 			e2e = append(e2e, d)
+			if f, ok := firstClient[r.id]; !ok || d < f {
+				firstClient[r.id] = d
+			}
 			if d > lastClient[r.id] {
 				lastClient[r.id] = d
 			}
@@ -211,18 +215,20 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	res.Foreign = foreign
 	res.PerClientDelivered = perClient
 	res.E2E = summarise(e2e)
-	var last []time.Duration
-	if len(live.clients) > 0 {
-		for id := range want {
-			if d, ok := lastClient[id]; ok {
-				last = append(last, d)
-			}
-		}
-	}
-	res.LastClient = summarise(last)
+	res.FirstClient = summarise(perEvent(firstClient))
+	res.LastClient = summarise(perEvent(lastClient))
 	res.Server = procReport(before, idle, after, len(live.clients))
 	res.Tool = selfReport(selfBefore, selfAfter, childCPU)
 	return res, nil
+}
+
+// perEvent lists the values of a map by outcome id, one per event that reached a client.
+func perEvent(m map[int64]time.Duration) []time.Duration {
+	out := make([]time.Duration, 0, len(m))
+	for _, d := range m {
+		out = append(out, d)
+	}
+	return out
 }
 
 type job struct {

@@ -103,7 +103,7 @@ func TestScanMessagesAgreesWithDecoding(t *testing.T) {
 func TestScanMessagesRefusesOtherText(t *testing.T) {
 	for _, raw := range []string{``, ` `, `x`, `{`, `{"id":1`, `{"id":1,}`, `{"id":"one"}`, `{"type":3}`,
 		`[{"id":1}`, `[{"id":1},]`, `[1]`, `{"id":1} {}`, `{"data":{"id":1.5}}`, `{"note":"unterminated}`,
-		`{"id" 1}`, `{id:1}`, `"text"`} {
+		`{"id" 1}`, `{id:1}`, `"text"`, `{"note":"a quote escaped \"}`} {
 		if got, err := scanAll([]byte(raw)); err == nil {
 			t.Errorf("%q: scanned %v, want an error", raw, got)
 		}
