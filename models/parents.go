@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -65,6 +66,32 @@ func (c *parentsCache) put(p outcomeParentsRow) {
 		c.m = map[[2]int64]outcomeParentsRow{}
 	}
 	c.m[[2]int64{p.op.ID, p.sh.ID}] = p
+}
+
+// shiftChanged brings what the cache keeps of a shift up to its version just committed by this
+// replica, so that the next outcome on it (after an officer's every status change) is not
+// refused by the statement's version check and written a second time. A copy already newer is
+// left as it is. Postgres only: on SQLite the change count already retires the copy.
+func (c *parentsCache) shiftChanged(sh *Shift) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := [2]int64{sh.OperationID, sh.ID}
+	if p, ok := c.m[k]; ok && sh.Version > p.sh.Version {
+		p.sh = Shift{ID: sh.ID, OperationID: sh.OperationID, LocationID: sh.LocationID, Officers: slices.Clone(sh.Officers), Version: sh.Version}
+		c.m[k] = p
+	}
+}
+
+// operationChanged is shiftChanged for an operation, under each of its shifts.
+func (c *parentsCache) operationChanged(op *Operation) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, p := range c.m {
+		if k[0] == op.ID && op.Version > p.op.Version {
+			p.op = Operation{ID: op.ID, ForceID: op.ForceID, StartDate: op.StartDate, EndDate: op.EndDate, TimeZone: op.TimeZone, Version: op.Version}
+			c.m[k] = p
+		}
+	}
 }
 
 func (c *parentsCache) forget(op, shift int64) {

@@ -137,3 +137,48 @@ func waitQueued(t *testing.T, s *models.Store, n int) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestOutcomeAfterOwnChange: when this replica itself changes a shift (an officer's status) or
+// an operation, the next outcome on it is written in one statement: what the replica kept is
+// brought up to date, not refused by the statement's version check and written again. And what
+// it keeps then still decides: an officer the lead takes off the shift here is refused.
+func TestOutcomeAfterOwnChange(t *testing.T) {
+	eachDialect(t, func(t *testing.T, s *models.Store) {
+		w := mustWeek(t, s, "NTH")
+		lead := forceCtx(w.Force.ID, models.RoleLead, "lead.nth")
+		officer := forceCtx(w.Force.ID, models.RoleOfficer, "pc.ahmed")
+		in := models.OutcomeInput{ShiftID: w.Shift.ID, OccurredAt: at(3, 10), Measure: models.MeasureHGVsStopped, Count: 1}
+		mustRecord(t, officer, s, w.Op.ID, in) // the replica keeps the operation and shift
+
+		oneStatement := func(what string) {
+			t.Helper()
+			before := models.CombinedStatements(s)
+			mustRecord(t, officer, s, w.Op.ID, in)
+			if n := models.CombinedStatements(s) - before; n != 1 {
+				t.Errorf("after %s: the outcome took %d statements, want 1", what, n)
+			}
+		}
+		version := w.Shift.Version
+		for _, st := range []models.ShiftStatus{models.ShiftBriefed, models.ShiftDeployed} {
+			sh, err := s.UpdateShift(officer, w.Shift.ID, models.ShiftPatch{Version: &version, Status: &st})
+			if err != nil {
+				t.Fatal(err)
+			}
+			version = sh.Version
+			oneStatement("the officer's shift became " + string(st))
+		}
+		name := "Aidant, renamed"
+		if _, err := s.UpdateOperation(lead, w.Op.ID, models.OperationPatch{Version: &w.Op.Version, Name: &name}); err != nil {
+			t.Fatal(err)
+		}
+		oneStatement("the operation was renamed")
+
+		nobody := models.JSONList[string]{}
+		if _, err := s.UpdateShift(lead, w.Shift.ID, models.ShiftPatch{Version: &version, Officers: &nobody}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RecordOutcome(officer, w.Op.ID, in, nil); models.ErrorCodeOf(err) != models.EForbidden {
+			t.Errorf("an officer the lead took off the shift: %v, want %s", err, models.EForbidden)
+		}
+	})
+}

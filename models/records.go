@@ -225,6 +225,9 @@ func (s *Store) UpdateOperation(ctx context.Context, id int64, p OperationPatch)
 		t.audit("update", "operation", id, next.ForceID, cur, &next)
 		return t.event("operation.updated", next.ForceID, next.ID, next.ID, &next)
 	})
+	if err == nil && s.dialect == "postgres" {
+		s.parents.operationChanged(op)
+	}
 	return op, err
 }
 
@@ -423,6 +426,9 @@ func (s *Store) UpdateShift(ctx context.Context, id int64, p ShiftPatch) (*Shift
 		t.audit("update", "shift", id, next.ForceID, cur, &next)
 		return t.event("shift.updated", next.ForceID, next.OperationID, next.ID, &next)
 	})
+	if err == nil && s.dialect == "postgres" {
+		s.parents.shiftChanged(out)
+	}
 	return out, err
 }
 
