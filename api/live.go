@@ -166,8 +166,8 @@ type liveClient struct {
 	hub   *Hub
 	actor models.Actor
 	conn  *websocket.Conn
-	// raw writes to conn's socket without waiting (nil where the socket cannot, as with TLS).
-	raw syscall.RawConn
+	// out writes to conn's socket without waiting (nil where the socket cannot, as with TLS).
+	out *socketWriter
 
 	mu sync.Mutex
 	// queue holds the frames waiting for the writer, oldest first. It starts empty and grows
@@ -199,7 +199,9 @@ func newLiveClient(h *Hub, a models.Actor, conn *websocket.Conn) *liveClient {
 	c := &liveClient{hub: h, actor: a, conn: conn, writing: true}
 	if conn != nil {
 		if sc, ok := conn.NetConn().(syscall.Conn); ok {
-			c.raw, _ = sc.SyscallConn()
+			if raw, err := sc.SyscallConn(); err == nil {
+				c.out = newSocketWriter(raw)
+			}
 		}
 	}
 	return c
@@ -222,7 +224,7 @@ func (c *liveClient) push(f *frame, inline bool) (ok, owned bool) {
 	}
 	c.queue = append(c.queue, f)
 	c.backlog++
-	if !c.writing && inline && c.raw != nil {
+	if !c.writing && inline && c.out != nil {
 		c.writing = true
 		return true, true
 	}
@@ -705,7 +707,7 @@ func (h *Hub) send(c *liveClient, f *frame, inline bool) (owned bool) {
 }
 
 // writeNow is the pump's write of what is queued for a client whose writer role it took in
-// push: each frame in one system call that never waits (writeSome). Whatever is left (the rest
+// push: each frame in one system call that never waits (socketWriter.writeSome). Whatever is left (the rest
 // of a frame the socket had no room for, later frames, a ping, a pong or a close) goes to a
 // writer goroutine, which may wait. So a client that keeps up costs the fan-out one write per
 // batch and no goroutine, and the scheduler never holds thousands of runnable writers that
@@ -720,7 +722,7 @@ func (h *Hub) writeNow(c *liveClient) {
 		if f = f.after(c.sent); f == nil {
 			continue // already replayed
 		}
-		n, err := writeSome(c.raw, f.wire)
+		n, err := c.out.writeSome(f.wire)
 		if err != nil {
 			c.written(batch)
 			c.drop(websocket.CloseNormalClosure, "")

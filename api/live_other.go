@@ -4,6 +4,10 @@ package api
 
 import "syscall"
 
-// writeSome takes nothing where a socket cannot be written without waiting: every write goes
-// to a writer goroutine.
-func writeSome(syscall.RawConn, []byte) (int, error) { return 0, nil }
+// socketWriter cannot write without waiting where the platform has no such write: there is
+// none, and every write goes to a writer goroutine.
+type socketWriter struct{}
+
+func newSocketWriter(syscall.RawConn) *socketWriter { return nil }
+
+func (*socketWriter) writeSome([]byte) (int, error) { return 0, nil }
