@@ -166,8 +166,8 @@ type liveClient struct {
 	hub   *Hub
 	actor models.Actor
 	conn  *websocket.Conn
-	// out writes to conn's socket without waiting (nil where the socket cannot, as with TLS).
-	out *socketWriter
+	// raw writes to conn's socket without waiting (nil where the socket cannot, as with TLS).
+	raw syscall.RawConn
 
 	mu sync.Mutex
 	// queue holds the frames waiting for the writer, oldest first. It starts empty and grows
@@ -199,9 +199,7 @@ func newLiveClient(h *Hub, a models.Actor, conn *websocket.Conn) *liveClient {
 	c := &liveClient{hub: h, actor: a, conn: conn, writing: true}
 	if conn != nil {
 		if sc, ok := conn.NetConn().(syscall.Conn); ok {
-			if raw, err := sc.SyscallConn(); err == nil {
-				c.out = newSocketWriter(raw)
-			}
+			c.raw, _ = sc.SyscallConn()
 		}
 	}
 	return c
@@ -224,7 +222,7 @@ func (c *liveClient) push(f *frame, inline bool) (ok, owned bool) {
 	}
 	c.queue = append(c.queue, f)
 	c.backlog++
-	if !c.writing && inline && c.out != nil {
+	if !c.writing && inline && c.raw != nil {
 		c.writing = true
 		return true, true
 	}
@@ -388,6 +386,8 @@ type Hub struct {
 	// upgrader shares writeBuffers among all connections, so an idle one holds no write buffer.
 	upgrader     websocket.Upgrader
 	writeBuffers sync.Pool
+	// socketWriters serve the pump's goroutines, one each while it writes (writeEach).
+	socketWriters sync.Pool
 
 	mu      sync.Mutex
 	clients map[*liveClient]struct{}
@@ -409,6 +409,7 @@ type Hub struct {
 func newHub(store *models.Store, log *slog.Logger, m *metrics) *Hub {
 	h := &Hub{store: store, log: log, metrics: m, wake: make(chan struct{}, 1), pingPeriod: pingPeriod, clients: map[*liveClient]struct{}{}, forces: map[int64]string{},
 		replays: map[replayKey]*sharedReplay{}}
+	h.socketWriters.New = func() any { return newSocketWriter() }
 	// A non-zero ReadBufferSize and a WriteBufferPool stop gorilla keeping the hijacked HTTP
 	// connection's 4 KiB reader and writer for the life of the websocket.
 	h.upgrader = websocket.Upgrader{
@@ -628,8 +629,10 @@ func (h *Hub) writeAll(owned []*liveClient) {
 }
 
 func (h *Hub) writeEach(owned []*liveClient) {
+	w := h.socketWriters.Get().(*socketWriter)
+	defer h.socketWriters.Put(w)
 	for i, c := range owned {
-		h.writeNow(c)
+		h.writeNow(c, w)
 		if i%writeNowYield == writeNowYield-1 {
 			runtime.Gosched() // let requests waiting for this core run between stretches of writes
 		}
@@ -712,7 +715,7 @@ func (h *Hub) send(c *liveClient, f *frame, inline bool) (owned bool) {
 // writer goroutine, which may wait. So a client that keeps up costs the fan-out one write per
 // batch and no goroutine, and the scheduler never holds thousands of runnable writers that
 // requests would queue behind.
-func (h *Hub) writeNow(c *liveClient) {
+func (h *Hub) writeNow(c *liveClient, w *socketWriter) {
 	batch, ok := c.takeFrames()
 	if !ok {
 		c.handOff()
@@ -722,7 +725,7 @@ func (h *Hub) writeNow(c *liveClient) {
 		if f = f.after(c.sent); f == nil {
 			continue // already replayed
 		}
-		n, err := c.out.writeSome(f.wire)
+		n, err := w.writeSome(c.raw, f.wire)
 		if err != nil {
 			c.written(batch)
 			c.drop(websocket.CloseNormalClosure, "")

@@ -4,10 +4,10 @@ package api
 
 import "syscall"
 
-// socketWriter cannot write without waiting where the platform has no such write: there is
-// none, and every write goes to a writer goroutine.
+// socketWriter takes nothing where a socket cannot be written without waiting: every write
+// goes to a writer goroutine.
 type socketWriter struct{}
 
-func newSocketWriter(syscall.RawConn) *socketWriter { return nil }
+func newSocketWriter() *socketWriter { return &socketWriter{} }
 
-func (*socketWriter) writeSome([]byte) (int, error) { return 0, nil }
+func (*socketWriter) writeSome(syscall.RawConn, []byte) (int, error) { return 0, nil }

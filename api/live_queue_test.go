@@ -165,7 +165,7 @@ func testDropsANonReader(t *testing.T, inline bool) {
 		_, connected := h.clients[c]
 		h.mu.Unlock()
 		if owned {
-			h.writeNow(c)
+			h.writeNow(c, newSocketWriter())
 		}
 		dropped = !connected
 	}
@@ -501,7 +501,7 @@ func TestLiveAnswersAClientsPingAndClose(t *testing.T) {
 		if !owned {
 			t.Fatalf("frame %d: the idle client's writer role was not handed to the pump", i)
 		}
-		h.writeNow(c)
+		h.writeNow(c, newSocketWriter())
 		data := fmt.Sprint("ping ", i)
 		if err := conn.WriteControl(websocket.PingMessage, []byte(data), time.Now().Add(time.Second)); err != nil {
 			t.Fatal(err)
@@ -615,7 +615,7 @@ func TestLiveFrameLengths(t *testing.T) {
 			owned := h.send(c, f, inline)
 			h.mu.Unlock()
 			if owned {
-				h.writeNow(c)
+				h.writeNow(c, newSocketWriter())
 			}
 			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 			typ, raw, err := conn.ReadMessage()
