@@ -88,7 +88,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
 	}
 	e.Use(s.recoverPanic, middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}),
-		s.securityHeaders, s.logRequests, s.deadline, middleware.GzipWithConfig(middleware.GzipConfig{Skipper: notGzipped, MinLength: gzipMinBytes}),
+		s.securityHeaders, s.logRequests, s.deadline, s.gzipAnswers,
 		s.authenticate, s.authorize)
 	s.routes()
 	return s
@@ -190,19 +190,6 @@ func (s *Server) routes() {
 }
 
 func newRequestID() string { return models.NewRequestID() }
-
-// gzipMinBytes is the smallest answer sent gzipped (to a client that accepts it): about one
-// packet, below which compressing saves no round trip and costs both ends CPU. An outcome's
-// answer stays under it, so the write path never pays for compression.
-const gzipMinBytes = 1400
-
-// notGzipped skips compression for what is not an API answer (the dashboard's files are
-// compressed once, in dashboardHandler), for the live stream's upgrade, for /metrics (whose
-// scraper negotiates its own) and for the authentication routes, which carry secrets.
-func notGzipped(c echo.Context) bool {
-	p := c.Request().URL.Path
-	return !strings.HasPrefix(p, "/api/") || p == "/api/v1/live" || p == "/api/v1/me" || strings.HasPrefix(p, "/api/v1/auth/")
-}
 
 // recoverPanic turns a panic into a logged 500: no stack trace reaches a client.
 func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {

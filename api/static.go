@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net/http"
 	"path"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -118,24 +117,4 @@ func (f *staticFile) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Set("ETag", etag)
 	http.ServeContent(w, r, f.name, time.Time{}, bytes.NewReader(body))
-}
-
-// acceptsGzip reports whether the request's Accept-Encoding allows gzip.
-func acceptsGzip(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept-Encoding") {
-		for part := range strings.SplitSeq(v, ",") {
-			enc, params, _ := strings.Cut(part, ";")
-			if !strings.EqualFold(strings.TrimSpace(enc), "gzip") {
-				continue
-			}
-			q := 1.0
-			if k, v, ok := strings.Cut(params, "="); ok && strings.TrimSpace(k) == "q" {
-				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-					q = f
-				}
-			}
-			return q > 0
-		}
-	}
-	return false
 }
