@@ -710,9 +710,9 @@ func (h *Hub) send(c *liveClient, f *frame, inline bool) (owned bool) {
 }
 
 // writeNow is the pump's write of what is queued for a client whose writer role it took in
-// push: each frame in one system call that never waits (socketWriter.writeSome). Whatever is left (the rest
-// of a frame the socket had no room for, later frames, a ping, a pong or a close) goes to a
-// writer goroutine, which may wait. So a client that keeps up costs the fan-out one write per
+// push: each frame in one system call that never waits (socketWriter.writeSome, with w, the
+// calling goroutine's). Whatever is left (the rest of a frame the socket had no room for,
+// later frames, a ping, a pong or a close) goes to a writer goroutine, which may wait. So a client that keeps up costs the fan-out one write per
 // batch and no goroutine, and the scheduler never holds thousands of runnable writers that
 // requests would queue behind.
 func (h *Hub) writeNow(c *liveClient, w *socketWriter) {

@@ -64,6 +64,7 @@ func dashboardHandler(site fs.FS) http.Handler {
 // copy when that is worth sending.
 type staticFile struct {
 	name    string
+	ctype   string // "" for the browser to sniff
 	body    []byte
 	etag    string
 	gz      []byte // nil: sent as it is
@@ -73,14 +74,26 @@ type staticFile struct {
 
 func newStaticFile(name string, body []byte) *staticFile {
 	sum := sha256.Sum256(body)
-	return &staticFile{name: name, body: body, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+	ctype, ok := contentTypes[path.Ext(name)]
+	if !ok {
+		ctype = mime.TypeByExtension(path.Ext(name))
+	}
+	return &staticFile{name: name, ctype: ctype, body: body, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
 }
 
-// compressible reports whether a file of this name is text worth gzipping.
-func compressible(name string) bool {
-	switch path.Ext(name) {
-	case ".html", ".js", ".css", ".json", ".svg", ".txt", ".map":
-		return true
+// contentTypes pins the types of the dashboard's own kinds of file, whatever the system's
+// mime.types says: a browser runs a module or a service worker only if it comes as JavaScript.
+var contentTypes = map[string]string{
+	".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+	".json": "application/json", ".svg": "image/svg+xml", ".png": "image/png",
+}
+
+// compressible reports whether a file of this type is text, and so worth gzipping.
+func compressible(ctype string) bool {
+	for _, p := range []string{"text/", "application/json", "application/javascript", "image/svg+xml"} {
+		if strings.HasPrefix(ctype, p) {
+			return true
+		}
 	}
 	return false
 }
@@ -88,7 +101,7 @@ func compressible(name string) bool {
 // gzipOnce compresses the file on first use and keeps the result when it saves a tenth or more.
 func (f *staticFile) gzipOnce() {
 	f.gzipped.Do(func() {
-		if !compressible(f.name) || len(f.body) < gzipMinBytes {
+		if !compressible(f.ctype) || len(f.body) < gzipMinBytes {
 			return
 		}
 		var b bytes.Buffer
@@ -104,8 +117,8 @@ func (f *staticFile) gzipOnce() {
 func (f *staticFile) serve(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-cache")
-	if ct := mime.TypeByExtension(path.Ext(f.name)); ct != "" {
-		h.Set("Content-Type", ct)
+	if f.ctype != "" {
+		h.Set("Content-Type", f.ctype)
 	}
 	body, etag := f.body, f.etag
 	if f.gzipOnce(); f.gz != nil {
