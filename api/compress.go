@@ -23,7 +23,7 @@ var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
 // compressor. Writes (their answers are small), the live stream's upgrade and the session
 // routes, which carry the CSRF token, are left alone; the dashboard's files are compressed
 // once, in dashboardHandler, and /metrics by its own handler.
-func (s *Server) gzipAnswers(next echo.HandlerFunc) echo.HandlerFunc {
+func gzipAnswers(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		p := r.URL.Path

@@ -88,7 +88,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
 	}
 	e.Use(s.recoverPanic, middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}),
-		s.securityHeaders, s.logRequests, s.deadline, s.gzipAnswers,
+		s.securityHeaders, s.logRequests, s.deadline, gzipAnswers,
 		s.authenticate, s.authorize)
 	s.routes()
 	return s

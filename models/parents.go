@@ -3,7 +3,6 @@ package models
 import (
 	"context"
 	"errors"
-	"slices"
 	"sync"
 	"time"
 
@@ -71,13 +70,15 @@ func (c *parentsCache) put(p outcomeParentsRow) {
 // shiftChanged brings what the cache keeps of a shift up to its version just committed by this
 // replica, so that the next outcome on it (after an officer's every status change) is not
 // refused by the statement's version check and written a second time. A copy already newer is
-// left as it is. Postgres only: on SQLite the change count already retires the copy.
+// left as it is. The committed row is kept whole, so what an outcome is checked against stays
+// what a fresh read would give, whichever of its fields the read takes. Postgres only: on
+// SQLite the change count already retires the copy.
 func (c *parentsCache) shiftChanged(sh *Shift) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k := [2]int64{sh.OperationID, sh.ID}
 	if p, ok := c.m[k]; ok && sh.Version > p.sh.Version {
-		p.sh = Shift{ID: sh.ID, OperationID: sh.OperationID, LocationID: sh.LocationID, Officers: slices.Clone(sh.Officers), Version: sh.Version}
+		p.sh = *sh
 		c.m[k] = p
 	}
 }
@@ -88,7 +89,7 @@ func (c *parentsCache) operationChanged(op *Operation) {
 	defer c.mu.Unlock()
 	for k, p := range c.m {
 		if k[0] == op.ID && op.Version > p.op.Version {
-			p.op = Operation{ID: op.ID, ForceID: op.ForceID, StartDate: op.StartDate, EndDate: op.EndDate, TimeZone: op.TimeZone, Version: op.Version}
+			p.op = *op
 			c.m[k] = p
 		}
 	}
