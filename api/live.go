@@ -58,6 +58,9 @@ const (
 	// batch every 8 ms, 10,000 one every 80 ms.
 	frameCost = 8 * time.Microsecond
 	paceMax   = 100 * time.Millisecond
+	// startWait is how long a client connecting while the hub starts waits for it (reading
+	// the tallies at start takes about 2 s at 1,000,000 outcomes) before it is told 1011.
+	startWait = 10 * time.Second
 	// denseBatch is how many events make a batch dense: events are committing faster than the
 	// pump sends them. After a dense batch the pump waits at least denseWait, so a client gets
 	// at most 40 frames a second however fast events come, each carrying more of them: at 1,000
@@ -379,6 +382,10 @@ type Hub struct {
 	log     *slog.Logger
 	metrics *metrics
 	wake    chan struct{}
+	// started is closed once Run has read where the event log stands (last): a client that
+	// joined before would be given a starting point the pump then skips past.
+	started   chan struct{}
+	startOnce sync.Once
 	// pingPeriod is how often every client is pinged: pingPeriod, or shorter in tests.
 	pingPeriod time.Duration
 	// afterAudiences, in tests, runs in dispatch once it has chosen the frames to build.
@@ -407,7 +414,7 @@ type Hub struct {
 }
 
 func newHub(store *models.Store, log *slog.Logger, m *metrics) *Hub {
-	h := &Hub{store: store, log: log, metrics: m, wake: make(chan struct{}, 1), pingPeriod: pingPeriod, clients: map[*liveClient]struct{}{}, forces: map[int64]string{},
+	h := &Hub{store: store, log: log, metrics: m, wake: make(chan struct{}, 1), started: make(chan struct{}), pingPeriod: pingPeriod, clients: map[*liveClient]struct{}{}, forces: map[int64]string{},
 		replays: map[replayKey]*sharedReplay{}}
 	h.socketWriters.New = func() any { return newSocketWriter() }
 	// A non-zero ReadBufferSize and a WriteBufferPool stop gorilla keeping the hijacked HTTP
@@ -453,6 +460,7 @@ func (h *Hub) Run(ctx context.Context) {
 	h.last = tallies.AsOf()
 	h.running = tallies
 	h.mu.Unlock()
+	h.markStarted()
 	h.store.UseTallies(tallies)
 	defer h.store.UseTallies(nil)
 	tick := time.NewTicker(pollInterval)
@@ -902,6 +910,11 @@ func (s *Server) live(c echo.Context) error {
 
 // serve joins an upgraded connection to the hub and hands it to its reader and its first writer.
 func (h *Hub) serve(conn *websocket.Conn, a models.Actor, since int64, hasSince bool) {
+	if !h.waitStarted() {
+		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseInternalServerErr, "starting: reconnect with since"), time.Now().Add(writeWait))
+		_ = conn.Close()
+		return
+	}
 	cl := newLiveClient(h, a, conn)
 	upto, ok := h.subscribe(cl)
 	if !ok {
@@ -911,6 +924,29 @@ func (h *Hub) serve(conn *websocket.Conn, a models.Actor, since int64, hasSince 
 	}
 	go h.readPump(cl)
 	go h.greet(cl, since, hasSince, upto)
+}
+
+// markStarted lets clients join: the hub knows where the event log stands.
+func (h *Hub) markStarted() { h.startOnce.Do(func() { close(h.started) }) }
+
+// waitStarted waits, up to startWait, for Run to read where the event log stands. Before
+// that, a client would be told the log's start as its starting point, and the pump, starting
+// from the log's end, would skip every event in between: a replica that restarts while its
+// dashboards reconnect would lose them events. It reports false when the hub has not started.
+func (h *Hub) waitStarted() bool {
+	select {
+	case <-h.started:
+		return true
+	default:
+	}
+	t := time.NewTimer(startWait)
+	defer t.Stop()
+	select {
+	case <-h.started:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // parseSince reads the resume point: a whole number ≥ 0.

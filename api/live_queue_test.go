@@ -131,6 +131,7 @@ func TestLiveQueueDropsANonReaderWith4000(t *testing.T) {
 func testDropsANonReader(t *testing.T, inline bool) {
 	defer verifyNoLeaks(t)()
 	h := mustQueueHub(t)
+	h.markStarted() // a hub that does not Run: its log starts empty
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if conn, err := h.upgrader.Upgrade(w, r, nil); err == nil {
 			h.serve(conn, leadOfForce1, 0, false)
@@ -338,6 +339,7 @@ func mustReady(t *testing.T, conn *websocket.Conn) {
 func TestLiveIdleClientKeepsOnlyItsReader(t *testing.T) {
 	defer verifyNoLeaks(t)()
 	h := mustQueueHub(t)
+	h.markStarted() // a hub that does not Run: its log starts empty
 	srv := newLiveServer(h)
 	defer srv.Close()
 	const n = 50
@@ -543,6 +545,7 @@ func TestLiveAnswersAClientsPingAndClose(t *testing.T) {
 func TestLiveBurstAfterIdlenessArrivesInOrder(t *testing.T) {
 	defer verifyNoLeaks(t)()
 	h := mustQueueHub(t)
+	h.markStarted() // a hub that does not Run: its log starts empty
 	srv := newLiveServer(h)
 	defer srv.Close()
 	conn := mustDialWS(t, srv)

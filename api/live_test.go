@@ -743,3 +743,25 @@ func TestLiveResumeAheadOfThisReplica(t *testing.T) {
 		lead.quiet(100 * time.Millisecond)
 	})
 }
+
+// TestLiveResumeWhileTheHubStarts: a dashboard that resumes with since while its replica is
+// still starting (its hub not yet reading the event log) must get the events committed
+// meanwhile, not be given the log's start as its point and then skipped past by the pump.
+func TestLiveResumeWhileTheHubStarts(t *testing.T) {
+	f := newFixture(t, "sqlite")
+	_, since, err := f.store.EventBounds(storetest.Ctx())
+	must(t, err)
+	c, _, err := f.dial("lead.nth", fmt.Sprint(since), nil) // upgraded; the hub has not started
+	must(t, err)
+	last := f.record("lead.nth", f.nth, "hgvs_stopped", 1) // committed before the hub starts
+	f.startLive()
+	m := c.next()
+	var o models.Outcome
+	_ = json.Unmarshal(m.Data, &o)
+	if m.Type != "outcome.created" || m.ID != since+1 || o.ID != last {
+		t.Errorf("first message %s %d (outcome %d), want the replayed outcome.created %d (outcome %d)", m.Type, m.ID, o.ID, since+1, last)
+	}
+	if m := c.next(); m.Type != "ready" || m.ID != since+1 {
+		t.Errorf("then %s %d, want ready %d", m.Type, m.ID, since+1)
+	}
+}
