@@ -85,6 +85,9 @@ type Config struct {
 	StormAt time.Duration
 	// WriterProcess runs the writers in a process of their own (writers.go).
 	WriterProcess bool
+	// FsyncProbe, when set, is a directory on the database's disk to time synchronous writes
+	// in while the writes run (fsync.go).
+	FsyncProbe string
 }
 
 func parseFlags(args []string, stderr io.Writer) (Config, error) {
@@ -115,6 +118,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&c.StormAt, "storm-at", 0, "this far into the writes, every client closes its connection at once and resumes with since (0: no storm)")
 	fs.StringVar(&c.Measure, "measure", "drivers_engaged", "measure of every outcome (count 1)")
 	fs.BoolVar(&c.WriterProcess, "writer-process", false, "run the writers in a process of their own, apart from the live clients, as officers' phones are")
+	fs.StringVar(&c.FsyncProbe, "fsync-probe", "", "a directory on the database's disk: while writing, sync a page there every 10 ms and report how long the syncs took (a disk stall holds every commit)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -201,8 +202,9 @@ func TestRun(t *testing.T) {
 				rate  float64
 				apart bool
 				login bool // a cookie session instead of the token
-			}{{"open loop", 50, false, false}, {"flat out", 0, false, false}, {"writer process, open loop", 50, true, false},
-				{"writer process, flat out", 0, true, false}, {"writer process, cookie session", 50, true, true}} {
+				probe bool // with -fsync-probe
+			}{{"open loop", 50, false, false, true}, {"flat out", 0, false, false, false}, {"writer process, open loop", 50, true, false, false},
+				{"writer process, flat out", 0, true, false, false}, {"writer process, cookie session", 50, true, true, false}} {
 				t.Run(tc.name, func(t *testing.T) {
 					before := s.storedOutcomes(t)
 					cfg := Config{URLs: []string{s.url}, Token: s.token, Clients: 20, Writers: 2, Rate: tc.rate,
@@ -212,11 +214,19 @@ func TestRun(t *testing.T) {
 						cfg.Token, cfg.User, cfg.Password = "", "lead.nth", "correct horse battery"
 						cfg.WriteURL = s.url
 					}
+					if tc.probe {
+						cfg.FsyncProbe = t.TempDir()
+					}
 					res, err := Run(context.Background(), cfg, io.Discard)
 					if err != nil {
 						t.Fatal(err)
 					}
 					s.mustDeliverAll(t, before, res, 20)
+					if tc.probe {
+						mustHaveProbed(t, res.Disk, cfg.FsyncProbe, cfg.Duration)
+					} else if res.Disk != nil {
+						t.Errorf("a disk report without -fsync-probe: %+v", res.Disk)
+					}
 					if tc.apart {
 						// The two processes' instants meet on CLOCK_MONOTONIC: the HTTP latency is
 						// timed within the writer process alone, POST→delivery across the two, and
@@ -232,6 +242,41 @@ func TestRun(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// mustHaveProbed checks a disk probe's report over a run of the given length: a sync every
+// 10 ms for most of it, each timed, and its file gone.
+func mustHaveProbed(t *testing.T, d *FsyncReport, dir string, over time.Duration) {
+	t.Helper()
+	if d == nil {
+		t.Fatal("no disk report")
+	}
+	if want := int(over / fsyncEvery / 2); d.Syncs.N < want || d.Dir != dir {
+		t.Errorf("%d syncs in %s, want at least %d over %s", d.Syncs.N, d.Dir, want, over)
+	}
+	if d.Syncs.P50 <= 0 || d.Syncs.Max < d.Syncs.P99 || d.Syncs.P99 < d.Syncs.P50 || d.Stalls > d.Syncs.N {
+		t.Errorf("sync times out of order: %+v", d)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("the probe left %d files in %s", len(left), dir)
+	}
+}
+
+func TestFsyncProbe(t *testing.T) {
+	dir := t.TempDir()
+	stop, err := fsyncProbe(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(40 * fsyncEvery)
+	d, err := stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustHaveProbed(t, d, dir, 40*fsyncEvery)
+	if _, err := fsyncProbe(filepath.Join(dir, "missing")); err == nil {
+		t.Error("a probe in a missing directory started")
 	}
 }
 

@@ -55,6 +55,7 @@ type Result struct {
 	Storm              *StormReport  `json:"storm,omitempty"`
 	PerClientDelivered []int         `json:"-"`
 	Server             *ServerReport `json:"server,omitempty"`
+	Disk               *FsyncReport  `json:"fsync_probe,omitempty"`
 	Tool               ToolReport    `json:"tool"`
 }
 
@@ -264,6 +265,10 @@ func (r *Result) WriteTable(w io.Writer) {
 	if s := r.Server; s != nil {
 		fmt.Fprintf(tw, "server RSS\tbefore %.1f MB, idle with clients %.1f MB (%.1f KB/conn), after %.1f MB, peak %.1f MB\n", s.RSSBeforeMB, s.RSSIdleMB, s.IdleKBPerConn, s.RSSAfterMB, s.PeakRSSMB)
 		fmt.Fprintf(tw, "server CPU\t%.0f%% (%.1f s; 100%% = one core)\n", s.CPUPercent, s.CPUSeconds)
+	}
+	if d := r.Disk; d != nil {
+		fmt.Fprintf(tw, "disk sync\tp50 %.2f ms, p99 %.2f ms, max %.1f ms over %d syncs, %d of %s or more (in %s)\n",
+			d.Syncs.P50, d.Syncs.P99, d.Syncs.Max, d.Syncs.N, d.Stalls, diskStall, d.Dir)
 	}
 	writer := ""
 	if r.Tool.WriterCPUSeconds > 0 {

@@ -94,6 +94,12 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 			return nil, err
 		}
 	}
+	var stopProbe func() (*FsyncReport, error)
+	if cfg.FsyncProbe != "" {
+		if stopProbe, err = fsyncProbe(cfg.FsyncProbe); err != nil {
+			return nil, fmt.Errorf("-fsync-probe: %w", err)
+		}
+	}
 	writeStart := time.Now()
 	if cfg.StormAt > 0 {
 		storm := time.AfterFunc(time.Until(writeStart.Add(cfg.StormAt)), func() {
@@ -139,6 +145,11 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	}
 	after := sampleProc(cfg.PID)
 	selfAfter := sampleSelf()
+	if stopProbe != nil {
+		if res.Disk, err = stopProbe(); err != nil {
+			return nil, fmt.Errorf("-fsync-probe: %w", err)
+		}
+	}
 	res.ClientsDown = live.down()
 	live.close()
 
