@@ -585,13 +585,17 @@ func (h *Hub) dispatch(ctx context.Context, evs []models.Event) int {
 	}
 	forceMsgs := map[int64][]Message{}
 	var nationalMsgs []Message
+	var zones map[int64]string
+	if anyNational {
+		zones = map[int64]string{}
+	}
 	for i := range evs {
 		ev := &evs[i]
 		if forces[ev.ForceID] {
 			forceMsgs[ev.ForceID] = append(forceMsgs[ev.ForceID], forceMessage(ev))
 		}
 		if anyNational {
-			nationalMsgs = append(nationalMsgs, h.tallies(ctx, ev)...)
+			nationalMsgs = append(nationalMsgs, h.tallies(ctx, ev, zones)...)
 		}
 	}
 	byForce := make(map[int64][]*frame, len(forceMsgs))
@@ -765,17 +769,23 @@ func forceMessage(ev *models.Event) Message {
 }
 
 // tallies turns an outcome event into its national.tally messages: one, or two for an edit that
-// moves the outcome to another day or measure; none for other events.
-func (h *Hub) tallies(ctx context.Context, ev *models.Event) []Message {
-	if ev.Type != "outcome.created" && ev.Type != "outcome.updated" {
+// moves the outcome to another day or measure; none for other events. An operation's event
+// notes the operation's time zone in zones, for the batch's later outcomes (dayOf).
+func (h *Hub) tallies(ctx context.Context, ev *models.Event, zones map[int64]string) []Message {
+	switch ev.Type {
+	case "operation.created", "operation.updated":
+		var op models.Operation
+		if json.Unmarshal([]byte(ev.Data), &op) == nil {
+			zones[op.ID] = op.TimeZone
+		}
+		return nil
+	case "outcome.created", "outcome.updated":
+	default:
 		return nil
 	}
 	var o models.Outcome
 	if err := json.Unmarshal([]byte(ev.Data), &o); err != nil {
 		return nil
-	}
-	if o.Day.IsZero() {
-		o.Day = models.NewDate(o.OccurredAt.Year(), o.OccurredAt.Month(), o.OccurredAt.Day())
 	}
 	code := h.forceCode(ctx, ev.ForceID)
 	msg := func(t models.Tally, delta, outcomes int64) Message {
@@ -783,7 +793,7 @@ func (h *Hub) tallies(ctx context.Context, ev *models.Event) []Message {
 		return Message{ID: ev.ID, Type: "national.tally", Data: b}
 	}
 	now := models.TallyOf(&o)
-	now.Day = dayOf(ev, &o)
+	now.Day = h.dayOf(zones, &o)
 	if ev.Type == "outcome.created" {
 		return []Message{msg(now, now.Count, 1)}
 	}
@@ -797,11 +807,15 @@ func (h *Hub) tallies(ctx context.Context, ev *models.Event) []Message {
 	return []Message{msg(prev, -prev.Count, -1), msg(now, now.Count, 1)}
 }
 
-// dayOf returns the outcome's day in its operation's zone; the event's JSON omits it, so the
-// hub derives it the way the Store does, in Europe/London (every UK operation's zone).
-func dayOf(_ *models.Event, o *models.Outcome) models.Date {
-	t := o.OccurredAt.In(london)
-	return models.NewDate(t.Year(), t.Month(), t.Day())
+// dayOf returns the day an outcome counts on: its calendar day in its operation's time zone, as
+// the Store stored it and the summaries count it (the event's JSON omits the day). The running
+// tallies know each operation's zone as of the batch before; zones holds what this batch's own
+// operation events set, which the running tallies take only as the batch is queued (enqueue).
+func (h *Hub) dayOf(zones map[int64]string, o *models.Outcome) models.Date {
+	if zone, ok := zones[o.OperationID]; ok {
+		return models.DayIn(zone, o.OccurredAt)
+	}
+	return h.running.DayOf(o.OperationID, o.OccurredAt)
 }
 
 func (h *Hub) forceCode(ctx context.Context, id int64) string {
@@ -1252,6 +1266,7 @@ func (h *Hub) replayPruned(ctx context.Context, since int64) (bool, error) {
 // replayMessages reads the stored events after key.since, up to key.upto, replayBatch at a
 // time, and calls fn with the messages of each read that key's audience may see.
 func (h *Hub) replayMessages(ctx context.Context, key replayKey, fn func([]Message) error) error {
+	zones := map[int64]string{} // as in dispatch
 	for after := key.since; after < key.upto; {
 		evs, err := h.store.EventsAfter(ctx, after, key.upto, replayBatch)
 		if err != nil {
@@ -1270,7 +1285,7 @@ func (h *Hub) replayMessages(ctx context.Context, key replayKey, fn func([]Messa
 				}
 				continue
 			}
-			msgs = append(msgs, h.tallies(ctx, ev)...)
+			msgs = append(msgs, h.tallies(ctx, ev, zones)...)
 		}
 		if len(msgs) > 0 {
 			if err := fn(msgs); err != nil {

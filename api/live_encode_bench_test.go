@@ -38,6 +38,12 @@ func BenchmarkEncodeEvents(b *testing.B) {
 	h := New(DefaultConfig(), store, slog.New(slog.DiscardHandler)).hub
 	h.forces[1] = "NTH"
 	ctx := storetest.Ctx()
+	running, err := store.LoadTallies(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h.running = running // as Run sets it
+	zones := map[int64]string{}
 	for _, n := range []int{1, 64} {
 		evs := outcomeEvents(b, n)
 		b.Run(fmt.Sprintf("force/events=%d", n), func(b *testing.B) {
@@ -55,17 +61,13 @@ func BenchmarkEncodeEvents(b *testing.B) {
 			for b.Loop() {
 				var msgs []Message
 				for i := range evs {
-					msgs = append(msgs, h.tallies(ctx, &evs[i])...)
+					msgs = append(msgs, h.tallies(ctx, &evs[i], zones)...)
 				}
 				liveFrames(msgs)
 			}
 		})
 		b.Run(fmt.Sprintf("running-tallies/events=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
-			running, err := store.LoadTallies(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
 			next := running.AsOf()
 			for b.Loop() {
 				for i := range evs {

@@ -687,3 +687,35 @@ func TestLivePaceWaitsLongerAfterADenseBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveTalliesTakeTheBatchsOwnZone: an operation created in the same batch as its first
+// outcome, which the running tallies do not know yet, still gives the outcome its own day.
+func TestLiveTalliesTakeTheBatchsOwnZone(t *testing.T) {
+	h := mustQueueHub(t)
+	ctx := storetest.Ctx()
+	running, err := h.store.LoadTallies(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.running = running
+	op, _ := json.Marshal(models.Operation{ID: 7, ForceID: 1, Name: "Joint", TimeZone: "Europe/Paris"})
+	evs := append([]models.Event{{ID: 1, ForceID: 1, OperationID: 7, Type: "operation.created", EntityID: 7, Data: string(op)}}, outcomeEvents(t, 1)...)
+	evs[1].OperationID = 7
+	evs[1].Data = strings.Replace(evs[1].Data, `"operation_id":1`, `"operation_id":7`, 1)
+	evs[1].Data = strings.Replace(evs[1].Data, `"occurred_at":"2020-02-05T09:30:00Z"`, `"occurred_at":"2020-02-05T23:30:00Z"`, 1)
+	zones := map[int64]string{}
+	var msgs []Message
+	for i := range evs {
+		msgs = append(msgs, h.tallies(ctx, &evs[i], zones)...)
+	}
+	if len(msgs) != 1 {
+		t.Fatalf("%d tally messages, want 1", len(msgs))
+	}
+	var tally NationalTally
+	if err := json.Unmarshal(msgs[0].Data, &tally); err != nil {
+		t.Fatal(err)
+	}
+	if tally.OperationID != 7 || tally.Day.String() != "2020-02-06" {
+		t.Errorf("tally of operation %d on %s, want operation 7 on 2020-02-06 (Paris)", tally.OperationID, tally.Day)
+	}
+}

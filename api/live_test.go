@@ -765,3 +765,59 @@ func TestLiveResumeWhileTheHubStarts(t *testing.T) {
 		t.Errorf("then %s %d, want ready %d", m.Type, m.ID, since+1)
 	}
 }
+
+// TestLiveNationalTallyCountsTheOperationsDay: a national.tally puts an outcome on the day its
+// operation's own time zone gives it, as the Store stores it and the summaries count it. At
+// 23:30 UTC on 5 February it is still the 5th in London and already the 6th in Paris. The
+// Paris operation is created while the hub runs, so the hub learns its zone from the stream.
+func TestLiveNationalTallyCountsTheOperationsDay(t *testing.T) {
+	eachDialect(t, func(t *testing.T, f *fixture) {
+		f.startLive()
+		nca, _, err := f.dial("nca", "", nil)
+		must(t, err)
+		nca.expectType("ready")
+		ctx := storetest.Ctx()
+		op, err := f.store.CreateOperation(ctx, models.OperationInput{ForceID: &f.nth.Force, Name: "Aidant, joint with Paris",
+			Theme: models.ThemeHGVPeopleSmuggling, StartDate: models.NewDate(2020, 2, 3), EndDate: models.NewDate(2020, 2, 7), TimeZone: "Europe/Paris"})
+		must(t, err)
+		loc, err := f.store.CreateLocation(ctx, op.ID, models.LocationInput{Kind: models.LocationLorryPark, Name: "Port", Latitude: 51.1, Longitude: 1.3})
+		must(t, err)
+		late := func(x ids) ids {
+			sh, err := f.store.CreateShift(ctx, x.Op, models.ShiftInput{LocationID: x.Location, StartsAt: time.Date(2020, 2, 5, 20, 0, 0, 0, time.UTC),
+				EndsAt: time.Date(2020, 2, 6, 2, 0, 0, 0, time.UTC), Officers: models.JSONList[string]{"pc.nth"}})
+			must(t, err)
+			x.Shift = sh.ID
+			return x
+		}
+		paris, london := late(ids{Force: f.nth.Force, Op: op.ID, Location: loc.ID}), late(f.nth)
+		for _, tc := range []struct {
+			x       ids
+			measure string
+			day     string
+		}{{paris, "drivers_engaged", "2020-02-06"}, {london, "sites_visited", "2020-02-05"}} {
+			r := f.do(req{method: "POST", path: fmt.Sprintf("/api/v1/operations/%d/outcomes", tc.x.Op), as: "lead.nth", body: map[string]any{
+				"shift_id": tc.x.Shift, "occurred_at": "2020-02-05T23:30:00Z", "measure": tc.measure, "count": 3}})
+			if r.Status != 201 {
+				t.Fatalf("record: %d %s", r.Status, r.Body)
+			}
+			var tally api.NationalTally
+			must(t, json.Unmarshal(nca.expectType("national.tally").Data, &tally))
+			if string(tally.Measure) != tc.measure || tally.Day.String() != tc.day {
+				t.Errorf("tally %s on %s, want %s on %s", tally.Measure, tally.Day, tc.measure, tc.day)
+			}
+			// The summary counts it on the same day.
+			var ns struct {
+				ByDay []struct {
+					Day    string           `json:"day"`
+					Totals map[string]int64 `json:"totals"`
+				} `json:"by_day"`
+			}
+			f.do(req{method: "GET", path: "/api/v1/national/summary?from=2020-02-03&to=2020-02-07", as: "nca"}).json(t, &ns)
+			for _, d := range ns.ByDay {
+				if got := d.Totals[tc.measure]; (d.Day == tc.day) != (got == 3) {
+					t.Errorf("national summary: %s on %s is %d", tc.measure, d.Day, got)
+				}
+			}
+		}
+	})
+}

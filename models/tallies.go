@@ -162,6 +162,24 @@ func (t *Tallies) AsOf() int64 {
 	return t.asOf
 }
 
+// DayOf returns the day the tallies count an outcome of operation op at instant at on: its
+// calendar day in the operation's time zone, as stored with the outcome.
+func (t *Tallies) DayOf(op int64, at time.Time) Date {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.dayOf(op, at)
+}
+
+// dayOf is DayOf with t.mu held. An operation the tallies have not heard of yet is taken to be
+// in Europe/London, the zone every operation gets unless its lead gives another.
+func (t *Tallies) dayOf(op int64, at time.Time) Date {
+	zone, ok := t.zones[op]
+	if !ok {
+		zone = zoneOf("Europe/London")
+	}
+	return dayIn(zone, at)
+}
+
 // Apply advances the tallies by one event. Events must come in id order; older ones are ignored.
 func (t *Tallies) Apply(ev *Event) {
 	t.mu.Lock()
@@ -189,12 +207,7 @@ func (t *Tallies) Apply(ev *Event) {
 			t.add(tallyKey{ev.ForceID, prev.OperationID, prev.Day.String(), prev.LocationID, prev.Measure}, -prev.Count, -1, time.Time{})
 			t.addIndicators(prev.OperationID, prev.Indicators, -1)
 		}
-		zone, ok := t.zones[o.OperationID]
-		if !ok {
-			zone = zoneOf("Europe/London")
-		}
-		lt := o.OccurredAt.In(zone)
-		day := NewDate(lt.Year(), lt.Month(), lt.Day()).String()
+		day := t.dayOf(o.OperationID, o.OccurredAt).String()
 		t.add(tallyKey{ev.ForceID, o.OperationID, day, o.LocationID, o.Measure}, o.Count, 1, o.CreatedAt)
 		t.addIndicators(o.OperationID, o.Indicators, 1)
 	}
