@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -382,6 +383,8 @@ type Hub struct {
 	log     *slog.Logger
 	metrics *metrics
 	wake    chan struct{}
+	// woken is the newest event a local commit has woken the pump for (committed).
+	woken atomic.Int64
 	// started is closed once Run has read where the event log stands (last): a client that
 	// joined before would be given a starting point the pump then skips past.
 	started   chan struct{}
@@ -423,7 +426,7 @@ func newHub(store *models.Store, log *slog.Logger, m *metrics) *Hub {
 		ReadBufferSize: readBufferSize, WriteBufferSize: writeBufferSize, WriteBufferPool: &h.writeBuffers,
 		CheckOrigin: func(*http.Request) bool { return true }, // the handler checks it, with the auth kind in hand
 	}
-	store.OnCommit(func(int64) { h.Wake() })
+	store.OnCommit(h.committed)
 	return h
 }
 
@@ -432,6 +435,31 @@ func (h *Hub) Wake() {
 	select {
 	case h.wake <- struct{}{}:
 	default:
+	}
+}
+
+// committed wakes the pump after a local commit whose newest event is id.
+func (h *Hub) committed(id int64) {
+	for {
+		w := h.woken.Load()
+		if id <= w || h.woken.CompareAndSwap(w, id) {
+			break
+		}
+	}
+	h.Wake()
+}
+
+// WakeFor asks the pump to look for the events up to upto that a replica announced, unless a
+// read it has made, or will make on a wake already given, covers them: events become visible in
+// id order, so a read after event N is visible sees every event up to N. So this replica's own
+// announcements, which follow the wake its commit gave (committed), wake nothing. 0 (not known)
+// always wakes. It never blocks for long.
+func (h *Hub) WakeFor(upto int64) {
+	h.mu.Lock()
+	covered := max(h.last, h.woken.Load())
+	h.mu.Unlock()
+	if upto <= 0 || upto > covered {
+		h.Wake()
 	}
 }
 

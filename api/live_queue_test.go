@@ -719,3 +719,45 @@ func TestLiveTalliesTakeTheBatchsOwnZone(t *testing.T) {
 		t.Errorf("tally of operation %d on %s, want operation 7 on 2020-02-06 (Paris)", tally.OperationID, tally.Day)
 	}
 }
+
+// TestLiveWakeForSkipsWhatWasSent: an announcement of events the pump has dispatched, or that a
+// local commit has already woken it for (this replica's own announcements), does not wake it
+// again; a later one, or one of unknown extent, does.
+func TestLiveWakeForSkipsWhatWasSent(t *testing.T) {
+	h := mustQueueHub(t)
+	h.mu.Lock()
+	h.last = 10
+	h.mu.Unlock()
+	woken := func() bool {
+		select {
+		case <-h.wake:
+			return true
+		default:
+			return false
+		}
+	}
+	for _, tc := range []struct {
+		upto int64
+		want bool
+	}{{9, false}, {10, false}, {11, true}, {0, true}} {
+		h.WakeFor(tc.upto)
+		if got := woken(); got != tc.want {
+			t.Errorf("WakeFor(%d) with 10 sent: woke %v, want %v", tc.upto, got, tc.want)
+		}
+	}
+	h.committed(14)
+	if !woken() {
+		t.Fatal("a local commit did not wake the pump")
+	}
+	h.committed(12) // a commit whose events came before another's
+	for _, tc := range []struct {
+		upto int64
+		want bool
+	}{{12, false}, {14, false}, {15, true}} {
+		woken()
+		h.WakeFor(tc.upto)
+		if got := woken(); got != tc.want {
+			t.Errorf("WakeFor(%d) with 10 sent and 14 committed: woke %v, want %v", tc.upto, got, tc.want)
+		}
+	}
+}

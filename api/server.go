@@ -102,7 +102,7 @@ func (s *Server) Run(ctx context.Context, databaseURL string) {
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() { defer wg.Done(); models.NewNotifier(s.store).Run(ctx) }()
-	go func() { defer wg.Done(); s.store.Listen(ctx, databaseURL, s.hub.Wake) }()
+	go func() { defer wg.Done(); s.store.Listen(ctx, databaseURL, s.hub.WakeFor) }()
 	go func() { defer wg.Done(); s.pruneEvents(ctx) }()
 	s.hub.Run(ctx)
 	wg.Wait()

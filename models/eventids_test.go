@@ -371,3 +371,47 @@ func TestEventsAfterReadsEveryField(t *testing.T) {
 		}
 	})
 }
+
+// TestListenWakesWithTheAnnouncedID: the listener wakes with 0 once it listens (to catch up),
+// then with the id each NOTIFY announces, the Notifier's after a commit included, so a hub can
+// tell its own events, already sent, from another replica's. Other tests' stores share the
+// channel, so announcements of theirs may come in between.
+func TestListenWakesWithTheAnnouncedID(t *testing.T) {
+	needPostgres(t)
+	store, url := storetest.OpenWithURL(t, "postgres")
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	woken := make(chan int64, 64)
+	wg.Go(func() { store.Listen(ctx, url, func(upto int64) { woken <- upto }) })
+	wg.Go(func() { models.NewNotifier(store).Run(ctx) })
+	waitFor := func(want int64) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case got := <-woken:
+				if got == want {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no wake with %d within 10s", want)
+			}
+		}
+	}
+	waitFor(0)
+	ctx0 := storetest.Ctx()
+	fc, err := store.CreateForce(ctx0, models.ForceInput{Code: "LSN", Name: "Listen Police"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.CreateOperation(ctx0, models.OperationInput{ForceID: &fc.ID, Name: "Aidant LSN", Theme: models.ThemeHGVPeopleSmuggling,
+		StartDate: models.NewDate(2020, 2, 3), EndDate: models.NewDate(2020, 2, 7)}); err != nil {
+		t.Fatal(err)
+	}
+	_, newest, err := store.EventBounds(ctx0)
+	if err != nil || newest == 0 {
+		t.Fatalf("no event after a write: %d, %v", newest, err)
+	}
+	waitFor(newest)
+}

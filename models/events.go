@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"sync"
 	"time"
 
@@ -127,10 +128,11 @@ func (n *Notifier) Run(ctx context.Context) {
 	}
 }
 
-// Listen holds one LISTEN connection (never one per dashboard) and calls wake whenever another
-// replica announces events, and after every reconnect, since notifications sent while it was
-// away are lost. It returns when ctx ends; on SQLite it only waits.
-func (s *Store) Listen(ctx context.Context, url string, wake func()) {
+// Listen holds one LISTEN connection (never one per dashboard) and calls wake with the newest
+// event id a replica announces (this one's own announcements included), and with 0 after every
+// reconnect, since notifications sent while it was away are lost. It returns when ctx ends; on
+// SQLite it only waits.
+func (s *Store) Listen(ctx context.Context, url string, wake func(upto int64)) {
 	if s.dialect != "postgres" {
 		<-ctx.Done()
 		return
@@ -157,7 +159,7 @@ func (s *Store) Listen(ctx context.Context, url string, wake func()) {
 }
 
 // listenOnce listens on one connection until it fails; connected says whether LISTEN took.
-func (s *Store) listenOnce(ctx context.Context, url string, wake func()) (connected bool, err error) {
+func (s *Store) listenOnce(ctx context.Context, url string, wake func(upto int64)) (connected bool, err error) {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		return false, err
@@ -166,15 +168,20 @@ func (s *Store) listenOnce(ctx context.Context, url string, wake func()) (connec
 	if _, err := conn.Exec(ctx, "LISTEN "+eventChannel); err != nil {
 		return false, err
 	}
-	wake() // catch up on whatever was missed while not listening
+	wake(0) // catch up on whatever was missed while not listening
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			if errors.Is(err, context.Canceled) {
 				return true, nil
 			}
 			return true, err
 		}
-		wake()
+		upto, err := strconv.ParseInt(n.Payload, 10, 64)
+		if err != nil || upto < 0 {
+			upto = 0 // not ours to read: look anyway
+		}
+		wake(upto)
 	}
 }
 
