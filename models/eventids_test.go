@@ -383,7 +383,14 @@ func TestListenWakesWithTheAnnouncedID(t *testing.T) {
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
 	woken := make(chan int64, 64)
-	wg.Go(func() { store.Listen(ctx, url, func(upto int64) { woken <- upto }) })
+	wg.Go(func() {
+		store.Listen(ctx, url, func(upto int64) {
+			select { // other tests' announcements must not block the listener once this one stops reading
+			case woken <- upto:
+			case <-ctx.Done():
+			}
+		})
+	})
 	wg.Go(func() { models.NewNotifier(store).Run(ctx) })
 	waitFor := func(want int64) {
 		t.Helper()
