@@ -29,7 +29,7 @@ func TestSQLiteConnectionSettings(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		for pragma, want := range map[string]int{"temp_store": 2, "wal_autocheckpoint": 0} { // 2 is MEMORY
+		for pragma, want := range map[string]int{"temp_store": 2, "wal_autocheckpoint": 0, "synchronous": 2} { // 2 is MEMORY; 2 is FULL
 			var got int
 			if err := conn.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil {
 				t.Fatal(err)
