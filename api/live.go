@@ -613,9 +613,9 @@ func (h *Hub) dispatch(ctx context.Context, evs []models.Event) int {
 	}
 	forceMsgs := map[int64][]Message{}
 	var nationalMsgs []Message
-	var zones map[int64]string
+	var ops map[int64]*models.Operation
 	if anyNational {
-		zones = map[int64]string{}
+		ops = map[int64]*models.Operation{}
 	}
 	for i := range evs {
 		ev := &evs[i]
@@ -623,7 +623,7 @@ func (h *Hub) dispatch(ctx context.Context, evs []models.Event) int {
 			forceMsgs[ev.ForceID] = append(forceMsgs[ev.ForceID], forceMessage(ev))
 		}
 		if anyNational {
-			nationalMsgs = append(nationalMsgs, h.tallies(ctx, ev, zones)...)
+			nationalMsgs = append(nationalMsgs, h.tallies(ctx, ev, ops)...)
 		}
 	}
 	byForce := make(map[int64][]*frame, len(forceMsgs))
@@ -798,13 +798,13 @@ func forceMessage(ev *models.Event) Message {
 
 // tallies turns an outcome event into its national.tally messages: one, or two for an edit that
 // moves the outcome to another day or measure; none for other events. An operation's event
-// notes the operation's time zone in zones, for the batch's later outcomes (dayOf).
-func (h *Hub) tallies(ctx context.Context, ev *models.Event, zones map[int64]string) []Message {
+// keeps the operation in ops, for the days of the batch's later outcomes (dayOf).
+func (h *Hub) tallies(ctx context.Context, ev *models.Event, ops map[int64]*models.Operation) []Message {
 	switch ev.Type {
 	case "operation.created", "operation.updated":
 		var op models.Operation
 		if json.Unmarshal([]byte(ev.Data), &op) == nil {
-			zones[op.ID] = op.TimeZone
+			ops[op.ID] = &op
 		}
 		return nil
 	case "outcome.created", "outcome.updated":
@@ -821,7 +821,7 @@ func (h *Hub) tallies(ctx context.Context, ev *models.Event, zones map[int64]str
 		return Message{ID: ev.ID, Type: "national.tally", Data: b}
 	}
 	now := models.TallyOf(&o)
-	now.Day = h.dayOf(zones, &o)
+	now.Day = h.dayOf(ops, &o)
 	if ev.Type == "outcome.created" {
 		return []Message{msg(now, now.Count, 1)}
 	}
@@ -837,11 +837,12 @@ func (h *Hub) tallies(ctx context.Context, ev *models.Event, zones map[int64]str
 
 // dayOf returns the day an outcome counts on: its calendar day in its operation's time zone, as
 // the Store stored it and the summaries count it (the event's JSON omits the day). The running
-// tallies know each operation's zone as of the batch before; zones holds what this batch's own
-// operation events set, which the running tallies take only as the batch is queued (enqueue).
-func (h *Hub) dayOf(zones map[int64]string, o *models.Outcome) models.Date {
-	if zone, ok := zones[o.OperationID]; ok {
-		return models.DayIn(zone, o.OccurredAt)
+// tallies know each operation's zone as of the batch before; ops holds the operations this
+// batch's own events created or changed, which the running tallies take only as the batch is
+// queued (enqueue).
+func (h *Hub) dayOf(ops map[int64]*models.Operation, o *models.Outcome) models.Date {
+	if op, ok := ops[o.OperationID]; ok {
+		return op.Day(o.OccurredAt)
 	}
 	return h.running.DayOf(o.OperationID, o.OccurredAt)
 }
@@ -1294,7 +1295,7 @@ func (h *Hub) replayPruned(ctx context.Context, since int64) (bool, error) {
 // replayMessages reads the stored events after key.since, up to key.upto, replayBatch at a
 // time, and calls fn with the messages of each read that key's audience may see.
 func (h *Hub) replayMessages(ctx context.Context, key replayKey, fn func([]Message) error) error {
-	zones := map[int64]string{} // as in dispatch
+	ops := map[int64]*models.Operation{} // as in dispatch
 	for after := key.since; after < key.upto; {
 		evs, err := h.store.EventsAfter(ctx, after, key.upto, replayBatch)
 		if err != nil {
@@ -1313,7 +1314,7 @@ func (h *Hub) replayMessages(ctx context.Context, key replayKey, fn func([]Messa
 				}
 				continue
 			}
-			msgs = append(msgs, h.tallies(ctx, ev, zones)...)
+			msgs = append(msgs, h.tallies(ctx, ev, ops)...)
 		}
 		if len(msgs) > 0 {
 			if err := fn(msgs); err != nil {

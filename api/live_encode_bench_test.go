@@ -43,7 +43,7 @@ func BenchmarkEncodeEvents(b *testing.B) {
 		b.Fatal(err)
 	}
 	h.running = running // as Run sets it
-	zones := map[int64]string{}
+	ops := map[int64]*models.Operation{}
 	for _, n := range []int{1, 64} {
 		evs := outcomeEvents(b, n)
 		b.Run(fmt.Sprintf("force/events=%d", n), func(b *testing.B) {
@@ -61,7 +61,7 @@ func BenchmarkEncodeEvents(b *testing.B) {
 			for b.Loop() {
 				var msgs []Message
 				for i := range evs {
-					msgs = append(msgs, h.tallies(ctx, &evs[i], zones)...)
+					msgs = append(msgs, h.tallies(ctx, &evs[i], ops)...)
 				}
 				liveFrames(msgs)
 			}

@@ -698,15 +698,16 @@ func TestLiveTalliesTakeTheBatchsOwnZone(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.running = running
+	at := time.Date(2020, 2, 5, 23, 30, 0, 0, time.UTC) // the 5th in London, the 6th in Paris
 	op, _ := json.Marshal(models.Operation{ID: 7, ForceID: 1, Name: "Joint", TimeZone: "Europe/Paris"})
-	evs := append([]models.Event{{ID: 1, ForceID: 1, OperationID: 7, Type: "operation.created", EntityID: 7, Data: string(op)}}, outcomeEvents(t, 1)...)
-	evs[1].OperationID = 7
-	evs[1].Data = strings.Replace(evs[1].Data, `"operation_id":1`, `"operation_id":7`, 1)
-	evs[1].Data = strings.Replace(evs[1].Data, `"occurred_at":"2020-02-05T09:30:00Z"`, `"occurred_at":"2020-02-05T23:30:00Z"`, 1)
-	zones := map[int64]string{}
+	o, _ := json.Marshal(models.Outcome{ID: 70, OperationID: 7, ForceID: 1, ShiftID: 1, LocationID: 1, OccurredAt: at,
+		Measure: "drivers_engaged", Count: 1, CreatedAt: at, UpdatedAt: at, Version: 1})
+	evs := []models.Event{{ID: 1, ForceID: 1, OperationID: 7, Type: "operation.created", EntityID: 7, Data: string(op)},
+		{ID: 2, ForceID: 1, OperationID: 7, Type: "outcome.created", EntityID: 70, Data: string(o), CreatedAt: at}}
+	ops := map[int64]*models.Operation{}
 	var msgs []Message
 	for i := range evs {
-		msgs = append(msgs, h.tallies(ctx, &evs[i], zones)...)
+		msgs = append(msgs, h.tallies(ctx, &evs[i], ops)...)
 	}
 	if len(msgs) != 1 {
 		t.Fatalf("%d tally messages, want 1", len(msgs))

@@ -124,10 +124,6 @@ func (o *Operation) Window() (from, to time.Time) {
 // Day returns the operation's calendar day, in its own time zone, of instant t.
 func (o *Operation) Day(t time.Time) Date { return dayIn(zoneOf(o.TimeZone), t) }
 
-// DayIn returns the calendar day of instant t in the named zone, as an operation in that zone
-// counts it.
-func DayIn(zone string, t time.Time) Date { return dayIn(zoneOf(zone), t) }
-
 func dayIn(loc *time.Location, t time.Time) Date {
 	lt := t.In(loc)
 	return NewDate(lt.Year(), lt.Month(), lt.Day())
