@@ -24,8 +24,8 @@ type FsyncReport struct {
 	Stalls int    `json:"stalls"` // syncs that took diskStall or longer
 }
 
-// fsyncProbe writes a page of a file in dir, synchronously, every fsyncEvery until stop is called, which
-// removes the file and returns the report. It starts at once.
+// fsyncProbe writes a page of a file in dir, synchronously, every fsyncEvery until stop is
+// called, which removes the file and returns the report. It starts at once.
 func fsyncProbe(dir string) (stop func() (*FsyncReport, error), err error) {
 	tmp, err := os.CreateTemp(dir, "aidant-load-fsync-*")
 	if err != nil {
