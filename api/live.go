@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -385,6 +386,14 @@ type Hub struct {
 	wake    chan struct{}
 	// woken is the newest event a local commit has woken the pump for (committed).
 	woken atomic.Int64
+	// look makes the pump's next round read the outbox even when it holds every event a local
+	// commit woke it for: another replica's events, or a poll (Wake).
+	look atomic.Bool
+	// handed are this replica's committed events in id order, handed over by their writes so the
+	// pump need not read them back (committed, takeHanded). At most replayBatch wait: past that
+	// a write hands nothing, and the pump reads its events from the outbox.
+	hmu    sync.Mutex
+	handed []models.Event
 	// started is closed once Run has read where the event log stands (last): a client that
 	// joined before would be given a starting point the pump then skips past.
 	started   chan struct{}
@@ -430,23 +439,62 @@ func newHub(store *models.Store, log *slog.Logger, m *metrics) *Hub {
 	return h
 }
 
-// Wake asks the pump to look for new events now. It never blocks.
+// Wake asks the pump to look in the outbox for new events now. It never blocks.
 func (h *Hub) Wake() {
+	h.look.Store(true)
+	h.kick()
+}
+
+// kick runs the pump's next round. It never blocks.
+func (h *Hub) kick() {
 	select {
 	case h.wake <- struct{}{}:
 	default:
 	}
 }
 
-// committed wakes the pump after a local commit whose newest event is id.
-func (h *Hub) committed(id int64) {
+// committed hands the pump a local commit's events, in id order, and wakes it.
+func (h *Hub) committed(evs []models.Event) {
+	id := evs[len(evs)-1].ID
+	h.hmu.Lock()
+	if len(h.handed)+len(evs) <= replayBatch {
+		h.handed = append(h.handed, evs...)
+		if n := len(h.handed) - len(evs); n > 0 && h.handed[n-1].ID > evs[0].ID {
+			// Committed before a write that handed its events first: keep the order.
+			sort.SliceStable(h.handed, func(i, j int) bool { return h.handed[i].ID < h.handed[j].ID })
+		}
+	}
+	h.hmu.Unlock()
 	for {
 		w := h.woken.Load()
 		if id <= w || h.woken.CompareAndSwap(w, id) {
 			break
 		}
 	}
-	h.Wake()
+	h.kick()
+}
+
+// takeHanded returns the handed events that follow on from after with no gap in their ids, at
+// most replayBatch, and forgets them and any older. Ids are given in commit order, so these are
+// exactly what the outbox holds after after. A gap (another replica's events, or ids a failed
+// write left unused) stops them, and the pump reads the outbox instead.
+func (h *Hub) takeHanded(after int64) []models.Event {
+	h.hmu.Lock()
+	defer h.hmu.Unlock()
+	i := 0
+	for i < len(h.handed) && h.handed[i].ID <= after {
+		i++
+	}
+	n := 0
+	for i+n < len(h.handed) && n < replayBatch && h.handed[i+n].ID == after+int64(n)+1 {
+		n++
+	}
+	evs := h.handed[i : i+n : i+n]
+	h.handed = h.handed[i+n:]
+	if len(h.handed) == 0 {
+		h.handed = nil
+	}
+	return evs
 }
 
 // WakeFor asks the pump to look for the events up to upto that a replica announced, unless a
@@ -499,6 +547,7 @@ func (h *Hub) Run(ctx context.Context) {
 			return
 		case <-h.wake:
 		case <-tick.C:
+			h.look.Store(true)
 		}
 		h.pump(sctx)
 	}
@@ -538,6 +587,15 @@ func (h *Hub) pump(ctx context.Context) {
 		h.mu.Lock()
 		after := h.last
 		h.mu.Unlock()
+		if evs := h.takeHanded(after); len(evs) > 0 {
+			h.sendBatch(ctx, evs)
+			continue
+		}
+		// Read the outbox when asked to, or for local events that were not handed over.
+		if !h.look.Swap(false) && h.woken.Load() <= after {
+			return
+		}
+		h.metrics.outboxReads.Inc()
 		evs, err := h.store.EventsAfter(ctx, after, 0, replayBatch)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -549,18 +607,25 @@ func (h *Hub) pump(ctx context.Context) {
 					h.dropAll(websocket.CloseInternalServerErr, "database unreachable: reconnect with since")
 				}
 			}
+			h.look.Store(true) // read again on the next round
 			return
 		}
 		if len(evs) > 0 {
-			began := time.Now()
-			clients := h.dispatch(ctx, evs)
-			h.pace(ctx, paceFor(clients, len(evs)), began)
+			h.sendBatch(ctx, evs)
 		}
 		if len(evs) < replayBatch {
 			h.measureLag(ctx)
 			return
 		}
+		h.look.Store(true) // there may be more
 	}
+}
+
+// sendBatch dispatches a batch of events, then paces the pump.
+func (h *Hub) sendBatch(ctx context.Context, evs []models.Event) {
+	began := time.Now()
+	clients := h.dispatch(ctx, evs)
+	h.pace(ctx, paceFor(clients, len(evs)), began)
 }
 
 // measureLag sets the outbox-lag gauge, at most once a pollInterval: the pump runs after every

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -746,11 +747,11 @@ func TestLiveWakeForSkipsWhatWasSent(t *testing.T) {
 			t.Errorf("WakeFor(%d) with 10 sent: woke %v, want %v", tc.upto, got, tc.want)
 		}
 	}
-	h.committed(14)
+	h.committed(handedEvents(14))
 	if !woken() {
 		t.Fatal("a local commit did not wake the pump")
 	}
-	h.committed(12) // a commit whose events came before another's
+	h.committed(handedEvents(12)) // a commit whose events came before another's
 	for _, tc := range []struct {
 		upto int64
 		want bool
@@ -760,5 +761,59 @@ func TestLiveWakeForSkipsWhatWasSent(t *testing.T) {
 		if got := woken(); got != tc.want {
 			t.Errorf("WakeFor(%d) with 10 sent and 14 committed: woke %v, want %v", tc.upto, got, tc.want)
 		}
+	}
+}
+
+// handedEvents returns events with the ids given, as a local commit hands them to the hub.
+func handedEvents(ids ...int64) []models.Event {
+	evs := make([]models.Event, len(ids))
+	for i, id := range ids {
+		evs[i] = models.Event{ID: id, Type: "outcome.created", Data: "{}"}
+	}
+	return evs
+}
+
+// TestLiveTakeHandedFollowsOn: the pump takes only handed events that follow on from the last it
+// sent with no gap, in id order however the commits handed them, and none past a gap (another
+// replica's event, or one a full hand-over dropped), which it must read from the outbox.
+func TestLiveTakeHandedFollowsOn(t *testing.T) {
+	h := mustQueueHub(t)
+	ids := func(evs []models.Event) []int64 {
+		out := []int64{}
+		for _, ev := range evs {
+			out = append(out, ev.ID)
+		}
+		return out
+	}
+	h.committed(handedEvents(9, 10))
+	h.committed(handedEvents(13, 14))
+	h.committed(handedEvents(11)) // committed before 13, handed after it
+	if got := ids(h.takeHanded(7)); !slices.Equal(got, []int64{}) {
+		t.Errorf("after 7 took %v, want nothing: 8 is not in hand", got)
+	}
+	if got := ids(h.takeHanded(8)); !slices.Equal(got, []int64{9, 10, 11}) {
+		t.Errorf("after 8 took %v, want [9 10 11]", got)
+	}
+	if got := ids(h.takeHanded(11)); !slices.Equal(got, []int64{}) {
+		t.Errorf("after 11 took %v, want nothing: 12 is not in hand", got)
+	}
+	if got := ids(h.takeHanded(12)); !slices.Equal(got, []int64{13, 14}) {
+		t.Errorf("after 12 (read from the outbox) took %v, want [13 14]", got)
+	}
+	// A full hand-over keeps nothing more; the pump reads the rest.
+	many := make([]int64, replayBatch+1)
+	for i := range many {
+		many[i] = 100 + int64(i)
+	}
+	h.committed(handedEvents(many[:replayBatch]...))
+	h.committed(handedEvents(many[replayBatch]))
+	if got := h.takeHanded(99); len(got) != replayBatch || got[len(got)-1].ID != many[replayBatch-1] {
+		t.Errorf("took %d handed events ending at %v, want %d ending at %d", len(got), ids(got[len(got)-1:]), replayBatch, many[replayBatch-1])
+	}
+	if got := ids(h.takeHanded(many[replayBatch-1])); len(got) != 0 {
+		t.Errorf("took %v past a full hand-over, want nothing", got)
+	}
+	if h.woken.Load() != many[replayBatch] {
+		t.Errorf("woken %d, want %d: the pump must read what was not handed", h.woken.Load(), many[replayBatch])
 	}
 }

@@ -821,3 +821,29 @@ func TestLiveNationalTallyCountsTheOperationsDay(t *testing.T) {
 		}
 	})
 }
+
+// TestLiveOwnEventsAreNotReadBack: a replica's own writes reach its clients, in order, without
+// the pump reading them back from the outbox; it reads only on its once-a-second poll.
+func TestLiveOwnEventsAreNotReadBack(t *testing.T) {
+	eachDialect(t, func(t *testing.T, f *fixture) {
+		f.startLive()
+		lc, _, err := f.dial("lead.nth", "", nil)
+		must(t, err)
+		lc.expectType("ready")
+		before := f.scrape()["aidant_live_outbox_reads_total"]
+		began := time.Now()
+		const writes = 20
+		for i := range writes {
+			id := f.record("pc.nth", f.nth, "drivers_engaged", 1)
+			var o models.Outcome
+			must(t, json.Unmarshal(lc.expectType("outcome.created").Data, &o))
+			if o.ID != id {
+				t.Fatalf("write %d: got outcome %d, want %d", i, o.ID, id)
+			}
+		}
+		reads := f.scrape()["aidant_live_outbox_reads_total"] - before
+		if polls := time.Since(began).Seconds() + 1; reads > polls {
+			t.Errorf("the pump read the outbox %v times for %d of its own writes, want at most its %.0f polls", reads, writes, polls)
+		}
+	})
+}

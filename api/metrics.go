@@ -22,6 +22,7 @@ type metrics struct {
 	eventsDropped  prometheus.Counter
 	slowDropped    prometheus.Counter
 	outboxLag      prometheus.Gauge
+	outboxReads    prometheus.Counter
 	loginFailures  prometheus.Counter
 	idempotentHits prometheus.Counter
 }
@@ -39,10 +40,11 @@ func newMetrics(pool func() sql.DBStats) *metrics {
 		eventsDropped:  prometheus.NewCounter(prometheus.CounterOpts{Name: "aidant_live_events_dropped_total", Help: "Event messages not delivered because the client was dropped as slow."}),
 		slowDropped:    prometheus.NewCounter(prometheus.CounterOpts{Name: "aidant_live_clients_dropped_slow_total", Help: "Live clients closed because they fell behind."}),
 		outboxLag:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "aidant_live_outbox_lag_events", Help: "Newest committed event id minus newest delivered."}),
+		outboxReads:    prometheus.NewCounter(prometheus.CounterOpts{Name: "aidant_live_outbox_reads_total", Help: "Reads of the outbox by the live pump; this replica's own events reach it without one."}),
 		loginFailures:  prometheus.NewCounter(prometheus.CounterOpts{Name: "aidant_login_failures_total", Help: "Failed or refused logins."}),
 		idempotentHits: prometheus.NewCounter(prometheus.CounterOpts{Name: "aidant_idempotent_replays_total", Help: "Outcome POSTs answered from an earlier request with the same Idempotency-Key."}),
 	}
-	m.registry.MustRegister(m.requests, m.liveClients, m.eventsSent, m.framesWritten, m.eventsDropped, m.slowDropped, m.outboxLag, m.loginFailures, m.idempotentHits,
+	m.registry.MustRegister(m.requests, m.liveClients, m.eventsSent, m.framesWritten, m.eventsDropped, m.slowDropped, m.outboxLag, m.outboxReads, m.loginFailures, m.idempotentHits,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for name, help := range map[string]string{"open": "Open database connections.", "in_use": "Database connections in use.", "idle": "Idle database connections.", "wait_count": "Waits for a free database connection, in all."} {
 		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "aidant_db_pool_" + name, Help: help}, func() float64 {

@@ -45,7 +45,7 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	f.do(req{method: "POST", path: "/api/v1/auth/login", body: map[string]string{"username": "pc.nth", "password": "wrong"}})
 	after := f.scrape()
 	for _, name := range []string{"aidant_http_request_duration_seconds", "aidant_live_clients", "aidant_live_events_sent_total",
-		"aidant_live_events_dropped_total", "aidant_live_clients_dropped_slow_total", "aidant_live_outbox_lag_events",
+		"aidant_live_events_dropped_total", "aidant_live_clients_dropped_slow_total", "aidant_live_outbox_lag_events", "aidant_live_outbox_reads_total",
 		"aidant_db_pool_open", "aidant_login_failures_total", "aidant_idempotent_replays_total", "go_goroutines"} {
 		if _, ok := after[name]; !ok {
 			t.Errorf("/metrics lacks %s", name)

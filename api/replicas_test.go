@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aidant/aidant/api"
 	"github.com/aidant/aidant/models"
+	"github.com/aidant/aidant/models/storetest"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 )
@@ -18,22 +20,9 @@ import (
 // TestLiveAcrossReplicas runs two servers on one Postgres database: a write taken by A reaches a
 // client of B, and killing B's LISTEN connection mid-stream loses nothing.
 func TestLiveAcrossReplicas(t *testing.T) {
-	if os.Getenv("DATABASE_URL") == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true needs DATABASE_URL for the replica test")
-		}
-		t.Skip("needs Postgres (DATABASE_URL)")
-	}
-	a := newFixture(t, "postgres")
-	a.startLive()
-	storeB, err := models.Open(context.Background(), models.DBConfig{URL: a.dbURL, MaxOpenConns: 4})
-	must(t, err)
-	t.Cleanup(func() { storeB.Close() })
-	srvB := api.New(api.DefaultConfig(), storeB, slog.New(slog.DiscardHandler))
+	a, _, srvB := twoReplicas(t, "&application_name=aidant_replica_b")
 	tsB := httptest.NewServer(srvB.Handler())
 	t.Cleanup(tsB.Close)
-	listenURL := a.dbURL + "&application_name=aidant_replica_b"
-	startLive(t, srvB, listenURL)
 
 	lc, _, err := dialURL(t, tsB.URL, a.tokens["lead.nth"], "", nil)
 	must(t, err)
@@ -95,4 +84,71 @@ func TestLiveAcrossReplicas(t *testing.T) {
 	if listeners != 1 {
 		t.Errorf("replica B holds %d LISTEN connections, want exactly one", listeners)
 	}
+}
+
+// TestLiveOwnEventsBetweenAnotherReplicas: writes on replica A and B at once. A hands its own
+// events to its pump and must read B's from the outbox, so A's client gets every event once, in
+// id order, with B's filling the gaps between A's.
+func TestLiveOwnEventsBetweenAnotherReplicas(t *testing.T) {
+	a, storeB, _ := twoReplicas(t, "")
+	lc, _, err := a.dial("lead.nth", "", nil)
+	must(t, err)
+	lc.expectType("ready")
+	const each = 40
+	ctx := storetest.Ctx()
+	var wg sync.WaitGroup
+	for _, s := range []*models.Store{a.store, storeB} {
+		wg.Go(func() {
+			for i := range each {
+				in := models.OutcomeInput{ShiftID: a.nth.Shift, OccurredAt: time.Date(2020, 2, 5, 10, 0, 0, 0, time.UTC), Measure: models.MeasureHGVsStopped, Count: 1}
+				if _, err := s.RecordOutcome(ctx, a.nth.Op, in, nil); err != nil {
+					t.Errorf("write %d: %v", i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var last int64
+	seen := map[int64]bool{}
+	deadline := time.After(15 * time.Second)
+	for len(seen) < 2*each {
+		select {
+		case m := <-lc.msgs:
+			if m.Type != "outcome.created" {
+				continue
+			}
+			if m.ID <= last {
+				t.Fatalf("event %d delivered after %d", m.ID, last)
+			}
+			last = m.ID
+			var o models.Outcome
+			must(t, json.Unmarshal(m.Data, &o))
+			seen[o.ID] = true
+		case <-deadline:
+			t.Fatalf("replica A's client got %d of %d outcomes written on A and B", len(seen), 2*each)
+		}
+	}
+	lc.quiet(200 * time.Millisecond)
+}
+
+// twoReplicas returns a fixture on Postgres, replica A, and a second server on its database,
+// replica B, both with their live streams running; B listens with listenParams added to the
+// database URL. Without Postgres it skips, or fails under CI.
+func twoReplicas(t *testing.T, listenParams string) (*fixture, *models.Store, *api.Server) {
+	t.Helper()
+	if os.Getenv("DATABASE_URL") == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true needs DATABASE_URL for the replica tests")
+		}
+		t.Skip("needs Postgres (DATABASE_URL)")
+	}
+	a := newFixture(t, "postgres")
+	a.startLive()
+	storeB, err := models.Open(context.Background(), models.DBConfig{URL: a.dbURL, MaxOpenConns: 4})
+	must(t, err)
+	t.Cleanup(func() { storeB.Close() })
+	srvB := api.New(api.DefaultConfig(), storeB, slog.New(slog.DiscardHandler))
+	startLive(t, srvB, a.dbURL+listenParams)
+	return a, storeB, srvB
 }

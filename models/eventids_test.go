@@ -115,7 +115,7 @@ func TestEventIDsUnderConcurrentWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	var announced sync.Map
-	s.OnCommit(func(id int64) { announced.Store(id, true) })
+	s.OnCommit(func(evs []models.Event) { announced.Store(evs[len(evs)-1].ID, true) })
 	const writers, each = 8, 25
 	var wg sync.WaitGroup
 	errs := make(chan error, writers*each)

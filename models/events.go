@@ -94,7 +94,8 @@ type Notifier struct {
 // NewNotifier returns a notifier attached to the store's commits. Run it to send.
 func NewNotifier(s *Store) *Notifier {
 	n := &Notifier{store: s, pending: make(chan struct{}, 1)}
-	s.OnCommit(func(id int64) {
+	s.OnCommit(func(evs []Event) {
+		id := evs[len(evs)-1].ID
 		n.mu.Lock()
 		if id > n.last {
 			n.last = id

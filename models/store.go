@@ -53,7 +53,7 @@ type Store struct {
 	sqliteTx    sync.Mutex
 	checkpoints *checkpointer
 	mu          sync.Mutex
-	afterCommit []func(lastEventID int64)
+	afterCommit []func(events []Event)
 	tallies     *Tallies
 	combiner    combiner
 	// parents and outcomeIDs let an outcome's write on Postgres read nothing first (parents.go).
@@ -210,9 +210,10 @@ func (s *Store) PoolStats() sql.DBStats {
 	return sqlDB.Stats()
 }
 
-// OnCommit registers f to run whenever committed events have their ids, with the newest id. It
-// runs on a writer's goroutine, so it must not block.
-func (s *Store) OnCommit(f func(lastEventID int64)) {
+// OnCommit registers f to run whenever a write has committed, with its events in id order, ids
+// set, as the outbox holds them. It runs on the writer's goroutine, so it must not block, and
+// must not change the events.
+func (s *Store) OnCommit(f func(events []Event)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.afterCommit = append(s.afterCommit, f)

@@ -190,7 +190,7 @@ func (t *tx) insertOutcome(o *Outcome, id int64) error {
 	return nil
 }
 
-// committed tells the OnCommit listeners the id of a committed write's newest event.
+// committed hands a committed write's events, with their ids, to the OnCommit listeners.
 func (s *Store) committed(t *tx) {
 	if len(t.events) == 0 {
 		return
@@ -199,7 +199,7 @@ func (s *Store) committed(t *tx) {
 	fs := s.afterCommit
 	s.mu.Unlock()
 	for _, f := range fs {
-		f(t.events[len(t.events)-1].ID)
+		f(t.events)
 	}
 }
 
