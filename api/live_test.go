@@ -823,7 +823,7 @@ func TestLiveNationalTallyCountsTheOperationsDay(t *testing.T) {
 }
 
 // TestLiveOwnEventsAreNotReadBack: a replica's own writes reach its clients, in order, without
-// the pump reading them back from the outbox; it reads only on its once-a-second poll.
+// the pump reading them back from the outbox; it reads only on its polls.
 func TestLiveOwnEventsAreNotReadBack(t *testing.T) {
 	eachDialect(t, func(t *testing.T, f *fixture) {
 		f.startLive()
@@ -841,9 +841,10 @@ func TestLiveOwnEventsAreNotReadBack(t *testing.T) {
 				t.Fatalf("write %d: got outcome %d, want %d", i, o.ID, id)
 			}
 		}
+		// The pump reads once a second, and once when a Postgres listener (re)connects.
 		reads := f.scrape()["aidant_live_outbox_reads_total"] - before
-		if polls := time.Since(began).Seconds() + 1; reads > polls {
-			t.Errorf("the pump read the outbox %v times for %d of its own writes, want at most its %.0f polls", reads, writes, polls)
+		if allowed := time.Since(began).Seconds() + 2; reads > allowed {
+			t.Errorf("the pump read the outbox %v times for %d of its own writes, want at most %.0f (its polls)", reads, writes, allowed)
 		}
 	})
 }
