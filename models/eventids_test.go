@@ -422,3 +422,56 @@ func TestListenWakesWithTheAnnouncedID(t *testing.T) {
 	}
 	waitFor(newest)
 }
+
+// TestOnCommitHandsTheEventsAsStored: what a commit hands its listeners is what the outbox
+// holds, field for field, so the live hub may send it without reading it back.
+func TestOnCommitHandsTheEventsAsStored(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(d, func(t *testing.T) {
+			s := storetest.Open(t, d)
+			ctx := storetest.Ctx()
+			_, first, err := s.EventBounds(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			var handed []models.Event
+			s.OnCommit(func(evs []models.Event) {
+				mu.Lock()
+				defer mu.Unlock()
+				handed = append(handed, evs...)
+			})
+			w := mustWeek(t, s, "NTH") // an operation, a location and a shift
+			res, err := s.RecordOutcome(ctx, w.Op.ID, models.OutcomeInput{ShiftID: w.Shift.ID, OccurredAt: at(4, 10), Measure: models.MeasureDriversEngaged, Count: 2}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var o models.Outcome
+			_ = json.Unmarshal(res.Body, &o)
+			count := int64(3)
+			if _, err := s.UpdateOutcome(ctx, o.ID, models.OutcomePatch{Version: &o.Version, Count: &count}); err != nil {
+				t.Fatal(err) // its event carries the tally it replaced
+			}
+			stored, err := s.EventsAfter(ctx, first, 0, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(handed) != len(stored) || len(stored) < 5 {
+				t.Fatalf("%d events handed, %d stored", len(handed), len(stored))
+			}
+			slices.SortFunc(handed, func(a, b models.Event) int { return int(a.ID - b.ID) })
+			for i, h := range handed {
+				st := stored[i]
+				if h.ID != st.ID || h.Type != st.Type || h.ForceID != st.ForceID || h.OperationID != st.OperationID ||
+					h.EntityID != st.EntityID || h.Data != st.Data || h.Previous != st.Previous || !h.CreatedAt.Equal(st.CreatedAt) {
+					t.Errorf("handed %+v\nstored %+v", h, st)
+				}
+			}
+			if last := stored[len(stored)-1]; last.Type != "outcome.updated" || last.Previous == "" {
+				t.Errorf("the last event is %s with previous %q, want the edit with its tally", last.Type, last.Previous)
+			}
+		})
+	}
+}
