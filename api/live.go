@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -10,7 +11,6 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -461,7 +461,7 @@ func (h *Hub) committed(evs []models.Event) {
 		h.handed = append(h.handed, evs...)
 		if n := len(h.handed) - len(evs); n > 0 && h.handed[n-1].ID > evs[0].ID {
 			// Committed before a write that handed its events first: keep the order.
-			sort.SliceStable(h.handed, func(i, j int) bool { return h.handed[i].ID < h.handed[j].ID })
+			slices.SortStableFunc(h.handed, func(a, b models.Event) int { return cmp.Compare(a.ID, b.ID) })
 		}
 	}
 	h.hmu.Unlock()

@@ -746,10 +746,16 @@ func TestLiveWakeForSkipsWhatWasSent(t *testing.T) {
 		if got := woken(); got != tc.want {
 			t.Errorf("WakeFor(%d) with 10 sent: woke %v, want %v", tc.upto, got, tc.want)
 		}
+		if look := h.look.Swap(false); look != tc.want { // another replica's events: read the outbox
+			t.Errorf("WakeFor(%d) with 10 sent: asked to read the outbox %v, want %v", tc.upto, look, tc.want)
+		}
 	}
 	h.committed(handedEvents(14))
 	if !woken() {
 		t.Fatal("a local commit did not wake the pump")
+	}
+	if h.look.Load() {
+		t.Error("a local commit asked the pump to read the outbox: its events were handed over")
 	}
 	h.committed(handedEvents(12)) // a commit whose events came before another's
 	for _, tc := range []struct {
