@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"iter"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -374,6 +375,59 @@ func (c *liveClient) written(batch []*frame) {
 // national reports whether the viewer sees aggregates only.
 func (c *liveClient) national() bool { return c.actor.ForceID == 0 }
 
+// clientSet is the hub's clients grouped by what they may see: each force's clients under its
+// id, national viewers under 0. A batch is queued only to the groups it concerns, so in a
+// national week the pump's time under the hub's lock follows a force's clients, not all of
+// them. A group that empties is removed, so every group held has a client. h.mu guards it.
+type clientSet struct {
+	groups map[int64]map[*liveClient]struct{}
+	n      int
+}
+
+func (s *clientSet) add(c *liveClient) {
+	g := s.groups[c.actor.ForceID]
+	if g == nil {
+		g = map[*liveClient]struct{}{}
+		s.groups[c.actor.ForceID] = g
+	}
+	if _, ok := g[c]; !ok {
+		g[c] = struct{}{}
+		s.n++
+	}
+}
+
+// remove takes c out of the set, if it is in it.
+func (s *clientSet) remove(c *liveClient) {
+	g := s.groups[c.actor.ForceID]
+	if _, ok := g[c]; !ok {
+		return
+	}
+	delete(g, c)
+	s.n--
+	if len(g) == 0 {
+		delete(s.groups, c.actor.ForceID)
+	}
+}
+
+// has reports whether c is in the set.
+func (s *clientSet) has(c *liveClient) bool {
+	_, ok := s.groups[c.actor.ForceID][c]
+	return ok
+}
+
+// all yields every client. The caller may remove the client it is given.
+func (s *clientSet) all() iter.Seq[*liveClient] {
+	return func(yield func(*liveClient) bool) {
+		for _, g := range s.groups {
+			for c := range g {
+				if !yield(c) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // Hub fans committed events out to live clients. One pump goroutine per process reads the outbox
 // in id order, a batch at a time, and writes each batch to the clients that keep up without
 // waiting; each client has a bounded queue, and a writer goroutine of its own only when it lags,
@@ -409,7 +463,7 @@ type Hub struct {
 	socketWriters sync.Pool
 
 	mu      sync.Mutex
-	clients map[*liveClient]struct{}
+	clients clientSet
 	last    int64 // newest event dispatched
 	running *models.Tallies
 	forces  map[int64]string
@@ -426,7 +480,7 @@ type Hub struct {
 }
 
 func newHub(store *models.Store, log *slog.Logger, m *metrics) *Hub {
-	h := &Hub{store: store, log: log, metrics: m, wake: make(chan struct{}, 1), started: make(chan struct{}), pingPeriod: pingPeriod, clients: map[*liveClient]struct{}{}, forces: map[int64]string{},
+	h := &Hub{store: store, log: log, metrics: m, wake: make(chan struct{}, 1), started: make(chan struct{}), pingPeriod: pingPeriod, clients: clientSet{groups: map[int64]map[*liveClient]struct{}{}}, forces: map[int64]string{},
 		replays: map[replayKey]*sharedReplay{}}
 	h.socketWriters.New = func() any { return newSocketWriter() }
 	// A non-zero ReadBufferSize and a WriteBufferPool stop gorilla keeping the hijacked HTTP
@@ -567,7 +621,7 @@ func (h *Hub) pingClients(ctx context.Context) {
 		case <-tick.C:
 		}
 		h.mu.Lock()
-		for c := range h.clients {
+		for c := range h.clients.all() {
 			if c.pingGroup == group {
 				c.pingSoon()
 			}
@@ -710,12 +764,12 @@ func (h *Hub) audiences(last int64) (forces map[int64]bool, national bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.last = last
-	forces = map[int64]bool{}
-	for c := range h.clients {
-		if c.national() {
+	forces = make(map[int64]bool, len(h.clients.groups))
+	for force := range h.clients.groups {
+		if force == 0 {
 			national = true
 		} else {
-			forces[c.actor.ForceID] = true
+			forces[force] = true
 		}
 	}
 	return forces, national
@@ -753,20 +807,25 @@ func (h *Hub) enqueue(evs []models.Event, byForce map[int64][]*frame, national [
 	for i := range evs {
 		h.running.Apply(&evs[i])
 	}
-	for c := range h.clients {
-		frames := byForce[c.actor.ForceID]
-		if c.national() {
-			frames = national
+	queue := func(force int64, frames []*frame) {
+		if len(frames) == 0 {
+			return
 		}
-		if len(frames) > 0 {
+		for c := range h.clients.groups[force] {
 			clients++
-		}
-		for _, f := range frames {
-			if h.send(c, f, true) {
-				owned = append(owned, c)
+			for _, f := range frames {
+				if h.send(c, f, true) {
+					owned = append(owned, c)
+				}
 			}
 		}
 	}
+	for force, frames := range byForce {
+		if force != 0 { // never a force's frames to national viewers
+			queue(force, frames)
+		}
+	}
+	queue(0, national)
 	return owned, clients
 }
 
@@ -809,7 +868,7 @@ func (h *Hub) send(c *liveClient, f *frame, inline bool) (owned bool) {
 	}
 	h.metrics.eventsDropped.Add(clientQueue)
 	h.metrics.slowDropped.Inc()
-	delete(h.clients, c)
+	h.clients.remove(c)
 	c.drop(CloseBehind, "fell behind: reconnect with since")
 	return false
 }
@@ -943,16 +1002,16 @@ func (h *Hub) subscribe(c *liveClient) (int64, bool) {
 	h.wg.Add(2) // under h.mu, so never after closeAll has begun to wait
 	c.pingGroup = uint8(h.joined % pingGroups)
 	h.joined++
-	h.clients[c] = struct{}{}
-	h.metrics.liveClients.Set(float64(len(h.clients)))
+	h.clients.add(c)
+	h.metrics.liveClients.Set(float64(h.clients.n))
 	return h.last, true
 }
 
 func (h *Hub) unsubscribe(c *liveClient) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	delete(h.clients, c)
-	h.metrics.liveClients.Set(float64(len(h.clients)))
+	h.clients.remove(c)
+	h.metrics.liveClients.Set(float64(h.clients.n))
 }
 
 // closeAll tells every client the server is going away (1001) and waits for their readers and
@@ -960,8 +1019,8 @@ func (h *Hub) unsubscribe(c *liveClient) {
 func (h *Hub) closeAll() {
 	h.mu.Lock()
 	h.closing = true
-	for c := range h.clients {
-		delete(h.clients, c)
+	for c := range h.clients.all() {
+		h.clients.remove(c)
 		c.drop(websocket.CloseGoingAway, "server shutting down")
 	}
 	h.metrics.liveClients.Set(0)
@@ -973,8 +1032,8 @@ func (h *Hub) closeAll() {
 func (h *Hub) dropAll(code int, text string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for c := range h.clients {
-		delete(h.clients, c)
+	for c := range h.clients.all() {
+		h.clients.remove(c)
 		c.drop(code, text)
 	}
 	h.metrics.liveClients.Set(0)
@@ -984,7 +1043,7 @@ func (h *Hub) dropAll(code int, text string) {
 func (h *Hub) Clients() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.clients)
+	return h.clients.n
 }
 
 // live upgrades GET /api/v1/live to a websocket. Authentication already happened (cookie or

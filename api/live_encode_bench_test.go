@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -34,15 +33,10 @@ func outcomeEvents(tb testing.TB, n int) []models.Event {
 // writing the frames: a force's frames (one message, or an array of 64), the national tally
 // messages and their frame, and advancing the running tallies. ns/op is per batch.
 func BenchmarkEncodeEvents(b *testing.B) {
-	store := storetest.Open(b, "sqlite")
-	h := New(DefaultConfig(), store, slog.New(slog.DiscardHandler)).hub
+	h := talliedHub(b)
 	h.forces[1] = "NTH"
 	ctx := storetest.Ctx()
-	running, err := store.LoadTallies(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	h.running = running // as Run sets it
+	running := h.running
 	ops := map[int64]*models.Operation{}
 	for _, n := range []int{1, 64} {
 		evs := outcomeEvents(b, n)
@@ -75,6 +69,40 @@ func BenchmarkEncodeEvents(b *testing.B) {
 					ev := evs[i]
 					ev.ID = next // Apply skips an event it has counted
 					running.Apply(&ev)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkEnqueue is the pump's work under the hub's lock for one event of one force in a
+// national week: finding the audiences that have clients, then queueing the event's frame to
+// its force's clients. clients are spread evenly over forces; national viewers would take the
+// tallies and are left out. ns/op is per event.
+func BenchmarkEnqueue(b *testing.B) {
+	for _, bc := range []struct{ clients, forces int }{{1000, 1}, {1000, 45}, {10000, 45}} {
+		b.Run(fmt.Sprintf("clients=%d/forces=%d", bc.clients, bc.forces), func(b *testing.B) {
+			h := talliedHub(b)
+			var own []*liveClient // force 1's clients, whose queues each round empties
+			for i := range bc.clients {
+				c := newLiveClient(h, models.Actor{ForceID: int64(1 + i%bc.forces)}, nil)
+				if _, ok := h.subscribe(c); !ok {
+					b.Fatal("not subscribed")
+				}
+				if c.actor.ForceID == 1 {
+					own = append(own, c)
+				}
+			}
+			evs := outcomeEvents(b, 1)
+			byForce := map[int64][]*frame{1: liveFrames([]Message{forceMessage(&evs[0])})}
+			b.ReportAllocs()
+			for b.Loop() {
+				h.audiences(evs[0].ID)
+				if _, n := h.enqueue(evs, byForce, nil); n != len(own) {
+					b.Fatalf("queued to %d clients, want %d", n, len(own))
+				}
+				for _, c := range own {
+					c.queue, c.backlog = c.queue[:0], 0
 				}
 			}
 		})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -44,6 +45,18 @@ func verifyNoLeaks(t *testing.T) func() {
 func mustQueueHub(t *testing.T) *Hub {
 	t.Helper()
 	return New(DefaultConfig(), storetest.Open(t, "sqlite"), slog.New(slog.DiscardHandler)).hub
+}
+
+// talliedHub is mustQueueHub with the running tallies loaded, as Run loads them.
+func talliedHub(tb testing.TB) *Hub {
+	tb.Helper()
+	h := New(DefaultConfig(), storetest.Open(tb, "sqlite"), slog.New(slog.DiscardHandler)).hub
+	running, err := h.store.LoadTallies(storetest.Ctx())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h.running = running
+	return h
 }
 
 func mustDialWS(t *testing.T, srv *httptest.Server) *websocket.Conn {
@@ -147,7 +160,7 @@ func testDropsANonReader(t *testing.T, inline bool) {
 			t.Fatal("the client never joined the hub")
 		}
 		h.mu.Lock()
-		for cl := range h.clients {
+		for cl := range h.clients.all() {
 			c = cl
 		}
 		h.mu.Unlock()
@@ -164,7 +177,7 @@ func testDropsANonReader(t *testing.T, inline bool) {
 		f := newFrame(fed, Message{ID: fed, Type: "test", Data: pad})
 		h.mu.Lock()
 		owned := h.send(c, f, inline)
-		_, connected := h.clients[c]
+		connected := h.clients.has(c)
 		h.mu.Unlock()
 		if owned {
 			h.writeNow(c, newSocketWriter())
@@ -372,7 +385,7 @@ func TestLiveIdleClientKeepsOnlyItsReader(t *testing.T) {
 
 	// A message starts a writer for each client, which exits once the message is written.
 	h.mu.Lock()
-	for c := range h.clients {
+	for c := range h.clients.all() {
 		h.send(c, newFrame(1, Message{ID: 1, Type: "test"}), false)
 	}
 	h.mu.Unlock()
@@ -406,7 +419,7 @@ func idleClient(t *testing.T, h *Hub) *liveClient {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		h.mu.Lock()
-		for c := range h.clients {
+		for c := range h.clients.all() {
 			c.mu.Lock()
 			idle := !c.writing
 			c.mu.Unlock()
@@ -692,13 +705,8 @@ func TestLivePaceWaitsLongerAfterADenseBatch(t *testing.T) {
 // TestLiveTalliesTakeTheBatchsOwnZone: an operation created in the same batch as its first
 // outcome, which the running tallies do not know yet, still gives the outcome its own day.
 func TestLiveTalliesTakeTheBatchsOwnZone(t *testing.T) {
-	h := mustQueueHub(t)
+	h := talliedHub(t)
 	ctx := storetest.Ctx()
-	running, err := h.store.LoadTallies(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.running = running
 	at := time.Date(2020, 2, 5, 23, 30, 0, 0, time.UTC) // the 5th in London, the 6th in Paris
 	op, _ := json.Marshal(models.Operation{ID: 7, ForceID: 1, Name: "Joint", TimeZone: "Europe/Paris"})
 	o, _ := json.Marshal(models.Outcome{ID: 70, OperationID: 7, ForceID: 1, ShiftID: 1, LocationID: 1, OccurredAt: at,
@@ -821,5 +829,57 @@ func TestLiveTakeHandedFollowsOn(t *testing.T) {
 	}
 	if h.woken.Load() != many[replayBatch] {
 		t.Errorf("woken %d, want %d: the pump must read what was not handed", h.woken.Load(), many[replayBatch])
+	}
+}
+
+// TestLiveClientsAreGroupedByAudience checks the hub's client set: a batch is queued to its
+// force's clients and the tallies to national viewers, no other; a force whose last client
+// leaves is no audience any more, so its frames are not built.
+func TestLiveClientsAreGroupedByAudience(t *testing.T) {
+	h := talliedHub(t)
+	join := func(force int64) *liveClient {
+		c := newLiveClient(h, models.Actor{ForceID: force}, nil) // no socket: frames stay queued
+		if _, ok := h.subscribe(c); !ok {
+			t.Fatal("not subscribed")
+		}
+		return c
+	}
+	one, two, nca := []*liveClient{join(1), join(1)}, []*liveClient{join(2)}, []*liveClient{join(0)}
+	if forces, national := h.audiences(0); !maps.Equal(forces, map[int64]bool{1: true, 2: true}) || !national {
+		t.Fatalf("audiences %v national %v, want forces 1 and 2 and national", forces, national)
+	}
+
+	evs := outcomeEvents(t, 1) // force 1's
+	force1 := liveFrames([]Message{forceMessage(&evs[0])})
+	tallies := liveFrames([]Message{{ID: evs[0].ID, Type: "national.tally"}})
+	if _, n := h.enqueue(evs, map[int64][]*frame{1: force1}, tallies); n != 3 {
+		t.Errorf("queued to %d clients, want 3", n)
+	}
+	queued := func(cs []*liveClient, want []*frame) {
+		t.Helper()
+		for _, c := range cs {
+			if !slices.Equal(c.queue, want) {
+				t.Errorf("force %d client holds %d frames, want %d", c.actor.ForceID, len(c.queue), len(want))
+			}
+		}
+	}
+	queued(one, force1)
+	queued(two, nil)
+	queued(nca, tallies)
+
+	h.unsubscribe(two[0])
+	h.unsubscribe(two[0]) // a second leave changes nothing
+	if _, ok := h.clients.groups[2]; ok {
+		t.Error("force 2 keeps an empty group")
+	}
+	if forces, _ := h.audiences(0); forces[2] {
+		t.Error("force 2 is still an audience with no client")
+	}
+	if got := h.Clients(); got != 3 {
+		t.Errorf("Clients() = %d, want 3", got)
+	}
+	h.dropAll(websocket.CloseGoingAway, "test")
+	if got, groups := h.Clients(), len(h.clients.groups); got != 0 || groups != 0 {
+		t.Errorf("after dropAll: %d clients in %d groups, want none", got, groups)
 	}
 }
