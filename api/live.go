@@ -409,12 +409,6 @@ func (s *clientSet) remove(c *liveClient) {
 	}
 }
 
-// has reports whether c is in the set.
-func (s *clientSet) has(c *liveClient) bool {
-	_, ok := s.groups[c.actor.ForceID][c]
-	return ok
-}
-
 // all yields every client. The caller may remove the client it is given.
 func (s *clientSet) all() iter.Seq[*liveClient] {
 	return func(yield func(*liveClient) bool) {

@@ -177,7 +177,7 @@ func testDropsANonReader(t *testing.T, inline bool) {
 		f := newFrame(fed, Message{ID: fed, Type: "test", Data: pad})
 		h.mu.Lock()
 		owned := h.send(c, f, inline)
-		connected := h.clients.has(c)
+		_, connected := h.clients.groups[c.actor.ForceID][c]
 		h.mu.Unlock()
 		if owned {
 			h.writeNow(c, newSocketWriter())
