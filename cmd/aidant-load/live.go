@@ -44,9 +44,11 @@ func sinceEpoch(t time.Time) time.Duration { return t.Sub(epoch) }
 
 // fleet is every live client of a run, the dial limit they share and the storm they may be sent.
 type fleet struct {
-	cfg   Config
-	sess  *session
-	dials chan struct{} // at most DialBatch clients dialling (and replaying) at once
+	cfg  Config
+	sess *session
+	// bystanders are the sessions of the clients past cfg.Clients, taken in turn.
+	bystanders []*session
+	dials      chan struct{} // at most DialBatch clients dialling (and replaying) at once
 
 	ctx  context.Context
 	stop context.CancelFunc
@@ -64,6 +66,9 @@ type fleet struct {
 type liveClient struct {
 	f     *fleet
 	index int
+	sess  *session
+	// bystander is set for a client the writes must not reach (Config.Bystanders).
+	bystander bool
 
 	mu         sync.Mutex
 	got        []receipt
@@ -92,6 +97,9 @@ type liveConn struct {
 
 func newFleet(ctx context.Context, cfg Config, sess *session) *fleet {
 	f := &fleet{cfg: cfg, sess: sess, dials: make(chan struct{}, cfg.DialBatch), storm: make(chan struct{})}
+	for _, t := range cfg.BystanderTokens {
+		f.bystanders = append(f.bystanders, &session{token: t})
+	}
 	f.ctx, f.stop = context.WithCancel(ctx)
 	return f
 }
@@ -99,14 +107,17 @@ func newFleet(ctx context.Context, cfg Config, sess *session) *fleet {
 // connect opens every client's first connection, DialBatch at a time, waits for each one's
 // ready and from then on keeps it connected. It returns how many failed (they are not retried).
 func (f *fleet) connect() int {
-	clients := make([]*liveClient, f.cfg.Clients)
+	clients := make([]*liveClient, f.cfg.Clients+f.cfg.Bystanders)
 	var wg sync.WaitGroup
 	var failed atomic.Int64
 	for i := range clients {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			c := &liveClient{f: f, index: i, closes: map[string]int{}}
+			c := &liveClient{f: f, index: i, sess: f.sess, closes: map[string]int{}}
+			if i >= f.cfg.Clients {
+				c.sess, c.bystander = f.bystanders[(i-f.cfg.Clients)%len(f.bystanders)], true
+			}
 			lc, err := c.dial(false)
 			if err != nil {
 				if failed.Add(1) == 1 {
@@ -167,10 +178,14 @@ func (f *fleet) close() {
 	f.wg.Wait()
 }
 
-// delivered counts the distinct wanted outcomes that reached each client, summed.
+// delivered counts the distinct wanted outcomes that reached each client but the bystanders,
+// summed.
 func (f *fleet) delivered(want map[int64]time.Time) int64 {
 	var n int64
 	for _, c := range f.clients {
+		if c.bystander {
+			continue
+		}
 		c.mu.Lock()
 		seen := make(map[int64]bool, len(want))
 		for _, r := range c.got {
@@ -291,10 +306,10 @@ func (c *liveClient) dial(resume bool) (*liveConn, error) {
 	if len(f.cfg.SourceAddrs) > 0 {
 		nd.LocalAddr = &net.TCPAddr{IP: net.ParseIP(f.cfg.SourceAddrs[c.index%len(f.cfg.SourceAddrs)])}
 	}
-	d := websocket.Dialer{NetDialContext: nd.DialContext, HandshakeTimeout: readyTimeout, ReadBufferSize: 4096, WriteBufferSize: 1024, Jar: f.sess.jar}
+	d := websocket.Dialer{NetDialContext: nd.DialContext, HandshakeTimeout: readyTimeout, ReadBufferSize: 4096, WriteBufferSize: 1024, Jar: c.sess.jar}
 	h := http.Header{}
-	f.sess.apply(h, false)
-	if f.sess.token == "" {
+	c.sess.apply(h, false)
+	if c.sess.token == "" {
 		h.Set("Origin", base)
 	}
 	conn, resp, err := d.DialContext(f.ctx, wsURL, h)

@@ -50,7 +50,7 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	if res.Lost > 0 || res.Duplicated > 0 || res.Garbled > 0 || res.WriteErrors > 0 || res.ClientsDown > 0 {
+	if res.Lost > 0 || res.Leaked > 0 || res.Duplicated > 0 || res.Garbled > 0 || res.WriteErrors > 0 || res.ClientsDown > 0 {
 		os.Exit(3)
 	}
 }
@@ -62,22 +62,27 @@ type Config struct {
 	Token    string   // bearer token
 	// ClientToken, when set, is the live clients' token (another force's lead receives none of the writes).
 	ClientToken string
-	User        string // or a username and password to log in with (cookie session)
-	Password    string
-	Clients     int           // live websocket clients
-	DialBatch   int           // clients connecting at once
-	Writers     int           // concurrent writers
-	Rate        float64       // outcomes per second, open loop; 0 is flat out
-	Duration    time.Duration // how long the writers write
-	MaxWrites   int           // stop after this many writes (0: no limit besides Duration)
-	OperationID int64
-	ShiftID     int64
-	OccurredAt  time.Time // zero: the shift's start plus a minute
-	Wait        time.Duration
-	JSONFile    string
-	PID         int      // server process to sample from /proc (0: none)
-	SourceAddrs []string // loopback source addresses the clients dial from
-	Measure     string
+	// Bystanders are live clients besides Clients, each with one of BystanderTokens in turn:
+	// viewers the writes must not reach as outcomes (another force's lead, or a national
+	// viewer, who sees tallies only), as in a national week. Any outcome one receives is a leak.
+	Bystanders      int
+	BystanderTokens []string
+	User            string // or a username and password to log in with (cookie session)
+	Password        string
+	Clients         int           // live websocket clients
+	DialBatch       int           // clients connecting at once
+	Writers         int           // concurrent writers
+	Rate            float64       // outcomes per second, open loop; 0 is flat out
+	Duration        time.Duration // how long the writers write
+	MaxWrites       int           // stop after this many writes (0: no limit besides Duration)
+	OperationID     int64
+	ShiftID         int64
+	OccurredAt      time.Time // zero: the shift's start plus a minute
+	Wait            time.Duration
+	JSONFile        string
+	PID             int      // server process to sample from /proc (0: none)
+	SourceAddrs     []string // loopback source addresses the clients dial from
+	Measure         string
 	// SpreadShifts posts to every shift of the operation in turn instead of one.
 	SpreadShifts bool
 	// StormAt, when set, is how far into the writes every client closes its connection at
@@ -94,11 +99,13 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("aidant-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c Config
-	var urls, occurred, sources string
+	var urls, occurred, sources, bystanderTokens string
 	fs.StringVar(&urls, "url", "http://127.0.0.1:8080", "comma-separated base URLs of the replicas the live clients use")
 	fs.StringVar(&c.WriteURL, "write-url", "", "base URL the writers post to (default: the first -url)")
 	fs.StringVar(&c.Token, "token", os.Getenv("AIDANT_TOKEN"), "bearer token (aidant token create --username U); env AIDANT_TOKEN")
 	fs.StringVar(&c.ClientToken, "client-token", "", "bearer token of the live clients (default -token); another force's lead makes them idle bystanders")
+	fs.IntVar(&c.Bystanders, "bystanders", 0, "live clients besides -clients that must receive none of the writes (a national week's other viewers)")
+	fs.StringVar(&bystanderTokens, "bystander-tokens", "", "comma-separated bearer tokens the bystanders use in turn: other forces' leads, national viewers")
 	fs.StringVar(&c.User, "user", "", "log in with this username instead of a token")
 	fs.StringVar(&c.Password, "password", "", "password for -user")
 	fs.IntVar(&c.Clients, "clients", 100, "live websocket clients")
@@ -125,6 +132,11 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	for _, u := range strings.Split(urls, ",") {
 		if u = strings.TrimRight(strings.TrimSpace(u), "/"); u != "" {
 			c.URLs = append(c.URLs, u)
+		}
+	}
+	for _, t := range strings.Split(bystanderTokens, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			c.BystanderTokens = append(c.BystanderTokens, t)
 		}
 	}
 	if occurred != "" {
@@ -160,6 +172,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Clients < 0 || c.Clients > 20000 {
 		return fmt.Errorf("-clients must be 0 to 20000")
+	}
+	if c.Bystanders < 0 || c.Clients+c.Bystanders > 20000 {
+		return fmt.Errorf("-bystanders must be 0 or more, and with -clients at most 20000")
+	}
+	if c.Bystanders > 0 && len(c.BystanderTokens) == 0 {
+		return fmt.Errorf("-bystanders needs -bystander-tokens")
 	}
 	if c.DialBatch < 1 {
 		c.DialBatch = 64

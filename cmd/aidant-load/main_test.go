@@ -245,6 +245,60 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestRunWithBystanders: besides the clients that watch the writes, bystanders watch too, as
+// in a national week: another force's lead and a national viewer. The writes reach every
+// watcher once and no bystander as an outcome; bystanders given the writer's own token are
+// reported as leaks, so the check can fail.
+func TestRunWithBystanders(t *testing.T) {
+	s := mustServer(t, "sqlite", 1)
+	ctx := storetest.Ctx()
+	_, err := s.store.CreateForce(ctx, models.ForceInput{Code: "BDF", Name: "Bedfordshire Police"})
+	must(t, err)
+	if err := (&Config{URLs: []string{s.url}, Token: s.token, Writers: 1, Duration: time.Second, Bystanders: 1}).Validate(); err == nil {
+		t.Error("bystanders without tokens accepted")
+	}
+	var others []string
+	for _, u := range []models.UserInput{{Username: "lead.bdf", Role: models.RoleLead, ForceCode: "BDF"}, {Username: "nca.viewer", Role: models.RoleNCA}} {
+		u.Password = "correct horse battery"
+		_, err := s.store.CreateUser(ctx, u)
+		must(t, err)
+		tok, _, err := s.store.CreateToken(ctx, u.Username, 0)
+		must(t, err)
+		others = append(others, tok)
+	}
+	for _, tc := range []struct {
+		name   string
+		tokens []string
+		leaks  bool
+	}{{"another force and the NCA", others, false}, {"the writer's own force", []string{s.token}, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := s.storedOutcomes(t)
+			cfg := Config{URLs: []string{s.url}, Token: s.token, Clients: 6, Bystanders: 6, BystanderTokens: tc.tokens, Writers: 2, Rate: 50,
+				Duration: time.Second, Wait: 10 * time.Second, Measure: "drivers_engaged", SourceAddrs: []string{"127.0.0.2"}}
+			must(t, cfg.Validate())
+			res, err := Run(context.Background(), cfg, io.Discard)
+			must(t, err)
+			if got := s.storedOutcomes(t) - before; res.Writes == 0 || got != res.Writes {
+				t.Fatalf("acknowledged %d writes, stored %d", res.Writes, got)
+			}
+			if res.Clients != 12 || res.Bystanders != 6 {
+				t.Errorf("clients %d, bystanders %d, want 12 and 6", res.Clients, res.Bystanders)
+			}
+			if res.Expected != int64(6*res.Writes) || res.Lost != 0 || res.Duplicated != 0 || res.E2E.N != 6*res.Writes {
+				t.Errorf("expected %d, lost %d, duplicated %d, timed %d: want %d deliveries to the 6 watchers", res.Expected, res.Lost, res.Duplicated, res.E2E.N, 6*res.Writes)
+			}
+			for i, n := range res.PerClientDelivered {
+				if want := map[bool]int{false: res.Writes, true: 0}[i >= 6]; n != want {
+					t.Errorf("client %d counted %d deliveries, want %d", i, n, want)
+				}
+			}
+			if want := map[bool]int64{false: 0, true: int64(6 * res.Writes)}[tc.leaks]; res.Leaked != want {
+				t.Errorf("leaked %d outcomes to bystanders, want %d", res.Leaked, want)
+			}
+		})
+	}
+}
+
 // mustHaveProbed checks a disk probe's report over a run of the given length: a sync every
 // 10 ms for most of it, each timed, and its file gone.
 func mustHaveProbed(t *testing.T, d *FsyncReport, dir string, over time.Duration) {

@@ -37,6 +37,10 @@ type Result struct {
 	Lost       int64 `json:"lost"`
 	Duplicated int64 `json:"duplicated"`
 	Foreign    int64 `json:"foreign"`
+	// Bystanders counts the live clients the writes must not reach as outcomes, and Leaked the
+	// outcomes they received all the same (must be 0).
+	Bystanders int   `json:"bystanders,omitempty"`
+	Leaked     int64 `json:"leaked"`
 	// ServerCloses counts connections the server or the network ended (the client resumed with
 	// since), by close code in ServerCloseCodes; 1006 is a connection lost without a close frame.
 	ServerCloses     int            `json:"server_closes"`
@@ -238,6 +242,9 @@ func closeCodes(m map[string]int) string {
 func (r *Result) WriteTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "clients\t%d (connected in %.1fs)\n", r.Clients, r.ConnectSeconds)
+	if r.Bystanders > 0 {
+		fmt.Fprintf(tw, "bystanders\t%d of them, outcomes leaked to them %d\n", r.Bystanders, r.Leaked)
+	}
 	fmt.Fprintf(tw, "writes\t%d acknowledged, %d failed, %.1f/s over %.1fs (rate %g, %d writers)\n", r.Writes, r.WriteErrors, r.WritesPerSecond, r.WriteSeconds, r.Config.Rate, r.Config.Writers)
 	if r.FirstWriteError != "" {
 		fmt.Fprintf(tw, "first write error\t%s\n", r.FirstWriteError)

@@ -131,7 +131,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	for _, s := range acked {
 		want[s.id] = s.intended
 	}
-	expected := int64(len(acked)) * int64(len(live.clients))
+	expected := int64(len(acked)) * int64(len(live.clients)-cfg.Bystanders)
 	if cfg.ClientToken != "" && cfg.ClientToken != cfg.Token {
 		expected = 0 // bystanders: they may see none of these writes
 	}
@@ -165,6 +165,9 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	}
 	for i, c := range live.clients {
 		c.mu.Lock()
+		if c.bystander {
+			res.Leaked += int64(len(c.got)) // every receipt is an outcome it must not see
+		}
 		seenEvent := make(map[int64]bool, len(want))
 		seen := make(map[int64]bool, len(want))
 		for _, r := range c.got {
@@ -173,6 +176,9 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 				continue
 			}
 			seenEvent[r.event] = true
+			if c.bystander {
+				continue
+			}
 			t0, ok := want[r.id]
 			if !ok {
 				foreign++
@@ -219,6 +225,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 		s.RecoverySeconds = s.PerClient.Max / 1000
 	}
 	res.Clients = len(live.clients)
+	res.Bystanders = cfg.Bystanders
 	res.Expected = expected
 	res.Delivered = delivered
 	res.Lost = expected - delivered
