@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -832,13 +833,19 @@ func TestLiveTakeHandedFollowsOn(t *testing.T) {
 	}
 }
 
+// unusedConn stands for a client's socket in tests that never write to it.
+type unusedConn struct{ syscall.RawConn }
+
 // TestLiveClientsAreGroupedByAudience checks the hub's client set: a batch is queued to its
 // force's clients and the tallies to national viewers, no other; a force whose last client
 // leaves is no audience any more, so its frames are not built.
 func TestLiveClientsAreGroupedByAudience(t *testing.T) {
 	h := talliedHub(t)
 	join := func(force int64) *liveClient {
-		c := newLiveClient(h, models.Actor{ForceID: force}, nil) // no socket: frames stay queued
+		c := newLiveClient(h, models.Actor{ForceID: force}, nil)
+		// No socket, so frames stay queued; but a raw connection, never used, so that the pump
+		// takes the writer role and enqueue reports the order it would write in.
+		c.raw, c.writing = unusedConn{}, false
 		if _, ok := h.subscribe(c); !ok {
 			t.Fatal("not subscribed")
 		}
@@ -852,8 +859,16 @@ func TestLiveClientsAreGroupedByAudience(t *testing.T) {
 	evs := outcomeEvents(t, 1) // force 1's
 	force1 := liveFrames([]Message{forceMessage(&evs[0])})
 	tallies := liveFrames([]Message{{ID: evs[0].ID, Type: "national.tally"}})
-	if _, n := h.enqueue(evs, map[int64][]*frame{1: force1}, tallies); n != 3 {
+	owned, n := h.enqueue(evs, map[int64][]*frame{1: force1}, tallies)
+	if n != 3 {
 		t.Errorf("queued to %d clients, want 3", n)
+	}
+	var order []int64
+	for _, c := range owned {
+		order = append(order, c.actor.ForceID)
+	}
+	if !slices.Equal(order, []int64{1, 1, 0}) { // the force's own screens first
+		t.Errorf("write order by force %v, want [1 1 0]", order)
 	}
 	queued := func(cs []*liveClient, want []*frame) {
 		t.Helper()

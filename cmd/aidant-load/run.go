@@ -68,7 +68,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	selfBefore := sampleSelf()
 
 	// Connect the live clients, DialBatch at a time, and wait for each one's ready.
-	fmt.Fprintf(log, "connecting %d live clients...\n", cfg.Clients)
+	fmt.Fprintf(log, "connecting %d live clients...\n", cfg.Clients+cfg.Bystanders)
 	connStart := time.Now()
 	clientSess := sess
 	if cfg.ClientToken != "" {
