@@ -28,13 +28,18 @@ const (
 	readyTimeout = 30 * time.Second
 )
 
-// receipt is one outcome.created delivered to one client. It holds no pointer, so the garbage
-// collector need not scan the millions a run keeps.
+// receipt is one outcome.created delivered to one client, or a national.tally delivered to a
+// bystander. It holds no pointer, so the garbage collector need not scan the millions a run
+// keeps.
 type receipt struct {
 	event int64         // the event id, which a resume must never repeat
-	id    int64         // the outcome id, matched to the POST's answer
+	id    int64         // the outcome id, matched to the POST's answer; tallyReceipt for a tally
 	at    time.Duration // the arrival, on the run's monotonic clock (sinceEpoch)
 }
+
+// tallyReceipt is the id of a national tally's receipt: a tally names no outcome, and is
+// matched to its write through the event id a watcher received the outcome under.
+const tallyReceipt = -1
 
 // epoch is the start of the monotonic clock receipts are stamped on.
 var epoch = time.Now()
@@ -363,6 +368,10 @@ func (c *liveClient) read(lc *liveConn) {
 			c.resets++ // since was outside the retained log: what it missed is not replayed
 		case "outcome.created":
 			c.got = append(c.got, receipt{event: id, id: dataID, at: sinceEpoch(now)})
+		case "national.tally":
+			if c.bystander {
+				c.got = append(c.got, receipt{event: id, id: tallyReceipt, at: sinceEpoch(now)})
+			}
 		}
 	}
 	for {

@@ -50,7 +50,7 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	if res.Lost > 0 || res.Leaked > 0 || res.Duplicated > 0 || res.Garbled > 0 || res.WriteErrors > 0 || res.ClientsDown > 0 {
+	if res.Lost > 0 || res.Leaked > 0 || res.TalliesMissing > 0 || res.Duplicated > 0 || res.Garbled > 0 || res.WriteErrors > 0 || res.ClientsDown > 0 {
 		os.Exit(3)
 	}
 }

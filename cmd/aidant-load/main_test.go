@@ -247,8 +247,9 @@ func TestRun(t *testing.T) {
 
 // TestRunWithBystanders: besides the clients that watch the writes, bystanders watch too, as
 // in a national week: another force's lead and a national viewer. The writes reach every
-// watcher once and no bystander as an outcome; bystanders given the writer's own token are
-// reported as leaks, so the check can fail.
+// watcher once and no bystander as an outcome, and each national viewer as a tally, timed from
+// its POST; bystanders given the writer's own token are reported as leaks, so the check can
+// fail.
 func TestRunWithBystanders(t *testing.T) {
 	s := mustServer(t, "sqlite", 1)
 	ctx := storetest.Ctx()
@@ -294,6 +295,15 @@ func TestRunWithBystanders(t *testing.T) {
 			}
 			if want := map[bool]int64{false: 0, true: int64(6 * res.Writes)}[tc.leaks]; res.Leaked != want {
 				t.Errorf("leaked %d outcomes to bystanders, want %d", res.Leaked, want)
+			}
+			// The NCA viewer's token went to every other bystander: each has a tally per write.
+			viewers := map[bool]int{false: 3, true: 0}[tc.leaks]
+			if res.NationalViewers != viewers || res.TalliesMissing != 0 || res.NationalTally.N != viewers*res.Writes {
+				t.Errorf("%d national viewers, %d tallies missing, %d timed: want %d viewers with a tally for each of %d writes",
+					res.NationalViewers, res.TalliesMissing, res.NationalTally.N, viewers, res.Writes)
+			}
+			if viewers > 0 && (res.NationalTally.P50 <= 0 || res.NationalTally.P50 > 5000) {
+				t.Errorf("POST→national tally p50 %.2f ms", res.NationalTally.P50)
 			}
 		})
 	}

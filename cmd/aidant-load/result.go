@@ -41,6 +41,12 @@ type Result struct {
 	// outcomes they received all the same (must be 0).
 	Bystanders int   `json:"bystanders,omitempty"`
 	Leaked     int64 `json:"leaked"`
+	// NationalViewers counts the bystanders that received national tallies, and NationalTally
+	// is POST → a tally's arrival over every (write, national viewer); TalliesMissing counts
+	// the writes a national viewer had no tally for.
+	NationalViewers int   `json:"national_viewers,omitempty"`
+	NationalTally   Stats `json:"national_tally_ms"`
+	TalliesMissing  int64 `json:"tallies_missing"`
 	// ServerCloses counts connections the server or the network ended (the client resumed with
 	// since), by close code in ServerCloseCodes; 1006 is a connection lost without a close frame.
 	ServerCloses     int            `json:"server_closes"`
@@ -243,17 +249,22 @@ func (r *Result) WriteTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "clients\t%d (connected in %.1fs)\n", r.Clients, r.ConnectSeconds)
 	if r.Bystanders > 0 {
-		fmt.Fprintf(tw, "bystanders\t%d of them, outcomes leaked to them %d\n", r.Bystanders, r.Leaked)
+		fmt.Fprintf(tw, "bystanders\t%d of them, outcomes leaked to them %d; %d national viewers, tallies missing %d\n", r.Bystanders, r.Leaked, r.NationalViewers, r.TalliesMissing)
 	}
 	fmt.Fprintf(tw, "writes\t%d acknowledged, %d failed, %.1f/s over %.1fs (rate %g, %d writers)\n", r.Writes, r.WriteErrors, r.WritesPerSecond, r.WriteSeconds, r.Config.Rate, r.Config.Writers)
 	if r.FirstWriteError != "" {
 		fmt.Fprintf(tw, "first write error\t%s\n", r.FirstWriteError)
 	}
 	fmt.Fprintf(tw, "\tp50 ms\tp90 ms\tp99 ms\tmax ms\tn\n")
-	for _, row := range []struct {
+	type row struct {
 		name string
 		s    Stats
-	}{{"HTTP POST", r.HTTP}, {"POST→delivery", r.E2E}, {"POST→first client", r.FirstClient}, {"POST→last client", r.LastClient}} {
+	}
+	rows := []row{{"HTTP POST", r.HTTP}, {"POST→delivery", r.E2E}, {"POST→first client", r.FirstClient}, {"POST→last client", r.LastClient}}
+	if r.NationalViewers > 0 {
+		rows = append(rows, row{"POST→national tally", r.NationalTally})
+	}
+	for _, row := range rows {
 		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%d\n", row.name, row.s.P50, row.s.P90, row.s.P99, row.s.Max, row.s.N)
 	}
 	fmt.Fprintf(tw, "deliveries\texpected %d, delivered %d, lost %d, duplicated %d, garbled messages %d\n", r.Expected, r.Delivered, r.Lost, r.Duplicated, r.Garbled)

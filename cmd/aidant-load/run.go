@@ -163,11 +163,9 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	if live.stormed() {
 		res.Storm = &StormReport{AtSeconds: live.stormAt.Sub(writeStart).Seconds(), Clients: len(live.clients)}
 	}
+	outcomeOf := make(map[int64]int64, len(want)) // event id → outcome id, as watchers received them
 	for i, c := range live.clients {
 		c.mu.Lock()
-		if c.bystander {
-			res.Leaked += int64(len(c.got)) // every receipt is an outcome it must not see
-		}
 		seenEvent := make(map[int64]bool, len(want))
 		seen := make(map[int64]bool, len(want))
 		for _, r := range c.got {
@@ -177,6 +175,9 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 			}
 			seenEvent[r.event] = true
 			if c.bystander {
+				if r.id != tallyReceipt {
+					res.Leaked++ // an outcome it must not see
+				}
 				continue
 			}
 			t0, ok := want[r.id]
@@ -189,6 +190,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 				continue
 			}
 			seen[r.id] = true
+			outcomeOf[r.event] = r.id
 			delivered++
 			perClient[i]++
 			d := r.at - sinceEpoch(t0)
@@ -226,6 +228,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	}
 	res.Clients = len(live.clients)
 	res.Bystanders = cfg.Bystanders
+	res.NationalTally = nationalTallies(live.clients, want, outcomeOf, res)
 	res.Expected = expected
 	res.Delivered = delivered
 	res.Lost = expected - delivered
@@ -238,6 +241,39 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	res.Server = procReport(before, idle, after, len(live.clients))
 	res.Tool = selfReport(selfBefore, selfAfter, childCPU)
 	return res, nil
+}
+
+// nationalTallies times each bystander's national tallies from the POST of the write each
+// counts, found through the event a watcher received the write's outcome under; a bystander
+// that received any tally is a national viewer, and should have one for every write. It
+// counts the viewers and the missing tallies in res.
+func nationalTallies(clients []*liveClient, want map[int64]time.Time, outcomeOf map[int64]int64, res *Result) Stats {
+	var lat []time.Duration
+	for _, c := range clients {
+		if !c.bystander {
+			continue
+		}
+		c.mu.Lock()
+		had := map[int64]bool{} // writes this viewer had a tally for, a replayed one once
+		viewer := false
+		for _, r := range c.got {
+			if r.id != tallyReceipt {
+				continue
+			}
+			viewer = true
+			id := outcomeOf[r.event]
+			if t0, ok := want[id]; ok && !had[id] {
+				had[id] = true
+				lat = append(lat, r.at-sinceEpoch(t0))
+			}
+		}
+		if viewer {
+			res.NationalViewers++
+			res.TalliesMissing += int64(len(want) - len(had))
+		}
+		c.mu.Unlock()
+	}
+	return summarise(lat)
 }
 
 // perEvent lists the values of a map by outcome id, one per event that reached a client.
