@@ -204,6 +204,28 @@ func (f *fleet) delivered(want map[int64]time.Time) int64 {
 	return n
 }
 
+// talliesIn reports whether every national viewer among the bystanders (one that has received
+// a tally) has tallies for n distinct events: one for each of the run's n writes.
+func (f *fleet) talliesIn(n int) bool {
+	for _, c := range f.clients {
+		if !c.bystander {
+			continue
+		}
+		c.mu.Lock()
+		events := map[int64]bool{}
+		for _, r := range c.got {
+			if r.id == tallyReceipt {
+				events[r.event] = true
+			}
+		}
+		c.mu.Unlock()
+		if len(events) > 0 && len(events) < n {
+			return false
+		}
+	}
+	return true
+}
+
 // keep holds the client connected until the run ends: after a close by the server or the
 // network, and after the storm's close, it reconnects with since.
 func (c *liveClient) keep(lc *liveConn) {

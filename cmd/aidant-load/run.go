@@ -135,10 +135,11 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	if cfg.ClientToken != "" && cfg.ClientToken != cfg.Token {
 		expected = 0 // bystanders: they may see none of these writes
 	}
-	// Done when every client is connected again after any storm or drop and has every write.
+	// Done when every client is connected again after any storm or drop and has every write,
+	// and every national viewer a tally of each.
 	waitUntil := time.Now().Add(cfg.Wait)
 	for time.Now().Before(waitUntil) && ctx.Err() == nil {
-		if (cfg.StormAt == 0 || live.stormed()) && live.down() == 0 && live.delivered(want) >= expected {
+		if (cfg.StormAt == 0 || live.stormed()) && live.down() == 0 && live.delivered(want) >= expected && live.talliesIn(len(want)) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
