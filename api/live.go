@@ -794,8 +794,9 @@ func (h *Hub) writeEach(owned []*liveClient) {
 
 // enqueue queues a batch's frames to every client that may see them, and advances the running
 // tallies, all at once under h.mu. The forces' own screens come first and the national view
-// after them, so the operations rooms the events concern are written to first. It returns the clients whose writer role it took, for the
-// caller to write to now, and how many clients it queued to.
+// after them, so the operations rooms the events concern are written to first. It returns the
+// clients whose writer role it took, for the caller to write to now, and how many clients it
+// queued to.
 func (h *Hub) enqueue(evs []models.Event, byForce map[int64][]*frame, national []*frame) (owned []*liveClient, clients int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
