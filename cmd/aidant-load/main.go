@@ -60,8 +60,6 @@ type Config struct {
 	URLs     []string // replicas the live clients connect to, round robin
 	WriteURL string   // replica the writers post to (default: the first URL)
 	Token    string   // bearer token
-	// ClientToken, when set, is the live clients' token (another force's lead receives none of the writes).
-	ClientToken string
 	// Bystanders are live clients besides Clients, each with one of BystanderTokens in turn:
 	// viewers the writes must not reach as outcomes (another force's lead, or a national
 	// viewer, who sees tallies only), as in a national week. Any outcome one receives is a leak.
@@ -103,7 +101,6 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&urls, "url", "http://127.0.0.1:8080", "comma-separated base URLs of the replicas the live clients use")
 	fs.StringVar(&c.WriteURL, "write-url", "", "base URL the writers post to (default: the first -url)")
 	fs.StringVar(&c.Token, "token", os.Getenv("AIDANT_TOKEN"), "bearer token (aidant token create --username U); env AIDANT_TOKEN")
-	fs.StringVar(&c.ClientToken, "client-token", "", "bearer token of the live clients (default -token); another force's lead makes them idle bystanders")
 	fs.IntVar(&c.Bystanders, "bystanders", 0, "live clients besides -clients that must receive none of the writes (a national week's other viewers)")
 	fs.StringVar(&bystanderTokens, "bystander-tokens", "", "comma-separated bearer tokens the bystanders use in turn: other forces' leads, national viewers")
 	fs.StringVar(&c.User, "user", "", "log in with this username instead of a token")
