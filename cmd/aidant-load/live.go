@@ -49,8 +49,9 @@ func sinceEpoch(t time.Time) time.Duration { return t.Sub(epoch) }
 
 // fleet is every live client of a run, the dial limit they share and the storm they may be sent.
 type fleet struct {
-	cfg  Config
-	sess *session
+	cfg Config
+	// sides are the users the run writes as: the watchers take them in turn.
+	sides []*side
 	// bystanders are the sessions of the clients past cfg.Clients, taken in turn.
 	bystanders []*session
 	dials      chan struct{} // at most DialBatch clients dialling (and replaying) at once
@@ -72,6 +73,8 @@ type liveClient struct {
 	f     *fleet
 	index int
 	sess  *session
+	// force is the force whose writes a watcher expects, that of its side.
+	force int64
 	// bystander is set for a client the writes must not reach (Config.Bystanders).
 	bystander bool
 
@@ -101,8 +104,8 @@ type liveConn struct {
 	closeErr error // set before closed is closed
 }
 
-func newFleet(ctx context.Context, cfg Config, sess *session) *fleet {
-	f := &fleet{cfg: cfg, sess: sess, dials: make(chan struct{}, cfg.DialBatch), storm: make(chan struct{})}
+func newFleet(ctx context.Context, cfg Config, sides []*side) *fleet {
+	f := &fleet{cfg: cfg, sides: sides, dials: make(chan struct{}, cfg.DialBatch), storm: make(chan struct{})}
 	for _, t := range cfg.BystanderTokens {
 		f.bystanders = append(f.bystanders, &session{token: t})
 	}
@@ -120,8 +123,11 @@ func (f *fleet) connect() int {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			c := &liveClient{f: f, index: i, sess: f.sess, closes: map[string]int{}}
-			if i >= f.cfg.Clients {
+			c := &liveClient{f: f, index: i, closes: map[string]int{}}
+			if i < f.cfg.Clients {
+				sd := f.sides[i%len(f.sides)]
+				c.sess, c.force = sd.sess, sd.force
+			} else {
 				c.sess, c.bystander = f.bystanders[(i-f.cfg.Clients)%len(f.bystanders)], true
 			}
 			lc, err := c.dial(false)
@@ -184,9 +190,9 @@ func (f *fleet) close() {
 	f.wg.Wait()
 }
 
-// delivered counts the distinct wanted outcomes that reached each client but the bystanders,
-// summed.
-func (f *fleet) delivered(want map[int64]time.Time) int64 {
+// delivered counts the distinct wanted outcomes of its own force that reached each client but
+// the bystanders, summed.
+func (f *fleet) delivered(want map[int64]sent) int64 {
 	var n int64
 	for _, c := range f.clients {
 		if c.bystander {
@@ -195,7 +201,7 @@ func (f *fleet) delivered(want map[int64]time.Time) int64 {
 		c.mu.Lock()
 		seen := make(map[int64]bool, len(want))
 		for _, r := range c.got {
-			if _, ok := want[r.id]; ok && !seen[r.id] {
+			if s, ok := want[r.id]; ok && s.force == c.force && !seen[r.id] {
 				seen[r.id] = true
 				n++
 			}

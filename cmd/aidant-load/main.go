@@ -59,7 +59,10 @@ func main() {
 type Config struct {
 	URLs     []string // replicas the live clients connect to, round robin
 	WriteURL string   // replica the writers post to (default: the first URL)
-	Token    string   // bearer token
+	// Tokens are bearer tokens, one per user the run writes as: the writes go to each in turn,
+	// and each watching client takes one in turn and expects the writes of its user's force.
+	// Several forces' users make a national week's writes.
+	Tokens []string
 	// Bystanders are live clients besides Clients, each with one of BystanderTokens in turn:
 	// viewers the writes must not reach as outcomes (another force's lead, or a national
 	// viewer, who sees tallies only), as in a national week. Any outcome one receives is a leak.
@@ -97,10 +100,10 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("aidant-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c Config
-	var urls, occurred, sources, bystanderTokens string
+	var urls, tokens, occurred, sources, bystanderTokens string
 	fs.StringVar(&urls, "url", "http://127.0.0.1:8080", "comma-separated base URLs of the replicas the live clients use")
 	fs.StringVar(&c.WriteURL, "write-url", "", "base URL the writers post to (default: the first -url)")
-	fs.StringVar(&c.Token, "token", os.Getenv("AIDANT_TOKEN"), "bearer token (aidant token create --username U); env AIDANT_TOKEN")
+	fs.StringVar(&tokens, "token", os.Getenv("AIDANT_TOKEN"), "bearer token (aidant token create --username U), or a comma-separated list of several forces' users to write as in turn; env AIDANT_TOKEN")
 	fs.IntVar(&c.Bystanders, "bystanders", 0, "live clients besides -clients that must receive none of the writes (a national week's other viewers)")
 	fs.StringVar(&bystanderTokens, "bystander-tokens", "", "comma-separated bearer tokens the bystanders use in turn: other forces' leads, national viewers")
 	fs.StringVar(&c.User, "user", "", "log in with this username instead of a token")
@@ -126,16 +129,10 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	for _, u := range strings.Split(urls, ",") {
-		if u = strings.TrimRight(strings.TrimSpace(u), "/"); u != "" {
-			c.URLs = append(c.URLs, u)
-		}
+	for _, u := range splitList(urls) {
+		c.URLs = append(c.URLs, strings.TrimRight(u, "/"))
 	}
-	for _, t := range strings.Split(bystanderTokens, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			c.BystanderTokens = append(c.BystanderTokens, t)
-		}
-	}
+	c.Tokens, c.BystanderTokens = splitList(tokens), splitList(bystanderTokens)
 	if occurred != "" {
 		t, err := time.Parse(time.RFC3339, occurred)
 		if err != nil {
@@ -148,6 +145,17 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 		return c, err
 	}
 	return c, c.Validate()
+}
+
+// splitList reads a comma-separated list, dropping empty entries.
+func splitList(s string) []string {
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // Validate checks the configuration's bounds.
@@ -164,8 +172,16 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
-	if c.Token == "" && c.User == "" {
+	if len(c.Tokens) == 0 && c.User == "" {
 		return fmt.Errorf("give -token or -user and -password")
+	}
+	if len(c.Tokens) > 1 {
+		if c.OperationID != 0 || c.ShiftID != 0 {
+			return fmt.Errorf("-operation and -shift name one force's operation: give them with one -token")
+		}
+		if c.Clients > 0 && c.Clients < len(c.Tokens) {
+			return fmt.Errorf("-clients must be 0 or at least one per -token, so that every force's writes are watched")
+		}
 	}
 	if c.Clients < 0 || c.Clients > 20000 {
 		return fmt.Errorf("-clients must be 0 to 20000")

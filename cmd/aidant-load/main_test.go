@@ -49,23 +49,8 @@ func mustServer(tb testing.TB, dialect string, replicas int) *testServer {
 	tb.Helper()
 	store, dbURL := storetest.OpenWithURL(tb, dialect)
 	store.Now = func() time.Time { return time.Date(2020, 3, 10, 12, 0, 0, 0, time.UTC) }
-	ctx := storetest.Ctx()
-	f, err := store.CreateForce(ctx, models.ForceInput{Code: "NTH", Name: "Northamptonshire Police"})
-	must(tb, err)
-	op, err := store.CreateOperation(ctx, models.OperationInput{ForceID: &f.ID, Name: "Aidant NTH", Theme: models.ThemeHGVPeopleSmuggling,
-		StartDate: models.NewDate(2020, 2, 3), EndDate: models.NewDate(2020, 2, 7)})
-	must(tb, err)
-	loc, err := store.CreateLocation(ctx, op.ID, models.LocationInput{Kind: models.LocationLorryPark, Name: "Lorry park", Latitude: 52.3, Longitude: -1.1})
-	must(tb, err)
-	sh, err := store.CreateShift(ctx, op.ID, models.ShiftInput{LocationID: loc.ID, StartsAt: time.Date(2020, 2, 5, 6, 0, 0, 0, time.UTC),
-		EndsAt: time.Date(2020, 2, 5, 14, 0, 0, 0, time.UTC), Officers: models.JSONList[string]{"pc.nth"}})
-	must(tb, err)
-	_, err = store.CreateUser(ctx, models.UserInput{Username: "lead.nth", Role: models.RoleLead, ForceCode: "NTH", Password: "correct horse battery"})
-	must(tb, err)
-	tok, _, err := store.CreateToken(ctx, "lead.nth", 0)
-	must(tb, err)
-
-	s := &testServer{store: store, token: tok, op: op.ID, shift: sh.ID, websocket: map[net.Conn]struct{}{}}
+	nth := addForce(tb, store, "NTH", "Northamptonshire Police")
+	s := &testServer{store: store, token: nth.token, op: nth.op, shift: nth.shift, websocket: map[net.Conn]struct{}{}}
 	live := ""
 	if strings.HasPrefix(dbURL, "postgres") {
 		live = dbURL
@@ -97,6 +82,35 @@ func mustServer(tb testing.TB, dialect string, replicas int) *testServer {
 	})
 	s.url = ts.URL
 	return s
+}
+
+// testForce is a force's operation, with one shift, and its lead's bearer token.
+type testForce struct {
+	token     string
+	op, shift int64
+}
+
+// addForce makes a force with an operation in the demo's week, one lorry-park shift on it and
+// a lead, lead.<code>, with a bearer token.
+func addForce(tb testing.TB, store *models.Store, code, name string) testForce {
+	tb.Helper()
+	ctx := storetest.Ctx()
+	f, err := store.CreateForce(ctx, models.ForceInput{Code: code, Name: name})
+	must(tb, err)
+	op, err := store.CreateOperation(ctx, models.OperationInput{ForceID: &f.ID, Name: "Aidant " + code, Theme: models.ThemeHGVPeopleSmuggling,
+		StartDate: models.NewDate(2020, 2, 3), EndDate: models.NewDate(2020, 2, 7)})
+	must(tb, err)
+	loc, err := store.CreateLocation(ctx, op.ID, models.LocationInput{Kind: models.LocationLorryPark, Name: "Lorry park", Latitude: 52.3, Longitude: -1.1})
+	must(tb, err)
+	sh, err := store.CreateShift(ctx, op.ID, models.ShiftInput{LocationID: loc.ID, StartsAt: time.Date(2020, 2, 5, 6, 0, 0, 0, time.UTC),
+		EndsAt: time.Date(2020, 2, 5, 14, 0, 0, 0, time.UTC), Officers: models.JSONList[string]{"pc." + strings.ToLower(code)}})
+	must(tb, err)
+	lead := "lead." + strings.ToLower(code)
+	_, err = store.CreateUser(ctx, models.UserInput{Username: lead, Role: models.RoleLead, ForceCode: code, Password: "correct horse battery"})
+	must(tb, err)
+	tok, _, err := store.CreateToken(ctx, lead, 0)
+	must(tb, err)
+	return testForce{token: tok, op: op.ID, shift: sh.ID}
 }
 
 // goAway sends new requests to the next replica and stops the active one's hub, which closes
@@ -132,16 +146,22 @@ func must(tb testing.TB, err error) {
 // storedOutcomes counts the operation's outcomes through the Store.
 func (s *testServer) storedOutcomes(tb testing.TB) int {
 	tb.Helper()
-	n, err := s.countOutcomes()
+	return s.storedIn(tb, s.op)
+}
+
+// storedIn counts an operation's outcomes through the Store.
+func (s *testServer) storedIn(tb testing.TB, op int64) int {
+	tb.Helper()
+	n, err := s.countOutcomes(op)
 	must(tb, err)
 	return n
 }
 
-func (s *testServer) countOutcomes() (int, error) {
+func (s *testServer) countOutcomes(op int64) (int, error) {
 	n := 0
 	var after int64
 	for {
-		page, next, err := s.store.ListOutcomes(storetest.Ctx(), s.op, models.OutcomeFilter{After: after, Limit: models.MaxPageSize})
+		page, next, err := s.store.ListOutcomes(storetest.Ctx(), op, models.OutcomeFilter{After: after, Limit: models.MaxPageSize})
 		if err != nil {
 			return n, err
 		}
@@ -207,11 +227,11 @@ func TestRun(t *testing.T) {
 				{"writer process, flat out", 0, true, false, false}, {"writer process, cookie session", 50, true, true, false}} {
 				t.Run(tc.name, func(t *testing.T) {
 					before := s.storedOutcomes(t)
-					cfg := Config{URLs: []string{s.url}, Token: s.token, Clients: 20, Writers: 2, Rate: tc.rate,
+					cfg := Config{URLs: []string{s.url}, Tokens: []string{s.token}, Clients: 20, Writers: 2, Rate: tc.rate,
 						Duration: 2 * time.Second, MaxWrites: 2000, Wait: 10 * time.Second, Measure: "drivers_engaged",
 						SourceAddrs: []string{"127.0.0.2", "127.0.0.3"}, WriterProcess: tc.apart}
 					if tc.login {
-						cfg.Token, cfg.User, cfg.Password = "", "lead.nth", "correct horse battery"
+						cfg.Tokens, cfg.User, cfg.Password = nil, "lead.nth", "correct horse battery"
 						cfg.WriteURL = s.url
 					}
 					if tc.probe {
@@ -252,21 +272,10 @@ func TestRun(t *testing.T) {
 // fail.
 func TestRunWithBystanders(t *testing.T) {
 	s := mustServer(t, "sqlite", 1)
-	ctx := storetest.Ctx()
-	_, err := s.store.CreateForce(ctx, models.ForceInput{Code: "BDF", Name: "Bedfordshire Police"})
-	must(t, err)
-	if err := (&Config{URLs: []string{s.url}, Token: s.token, Writers: 1, Duration: time.Second, Bystanders: 1}).Validate(); err == nil {
+	if err := (&Config{URLs: []string{s.url}, Tokens: []string{s.token}, Writers: 1, Duration: time.Second, Bystanders: 1}).Validate(); err == nil {
 		t.Error("bystanders without tokens accepted")
 	}
-	var others []string
-	for _, u := range []models.UserInput{{Username: "lead.bdf", Role: models.RoleLead, ForceCode: "BDF"}, {Username: "nca.viewer", Role: models.RoleNCA}} {
-		u.Password = "correct horse battery"
-		_, err := s.store.CreateUser(ctx, u)
-		must(t, err)
-		tok, _, err := s.store.CreateToken(ctx, u.Username, 0)
-		must(t, err)
-		others = append(others, tok)
-	}
+	others := []string{addForce(t, s.store, "BDF", "Bedfordshire Police").token, mustNCAToken(t, s.store)}
 	for _, tc := range []struct {
 		name   string
 		tokens []string
@@ -274,7 +283,7 @@ func TestRunWithBystanders(t *testing.T) {
 	}{{"another force and the NCA", others, false}, {"the writer's own force", []string{s.token}, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := s.storedOutcomes(t)
-			cfg := Config{URLs: []string{s.url}, Token: s.token, Clients: 6, Bystanders: 6, BystanderTokens: tc.tokens, Writers: 2, Rate: 50,
+			cfg := Config{URLs: []string{s.url}, Tokens: []string{s.token}, Clients: 6, Bystanders: 6, BystanderTokens: tc.tokens, Writers: 2, Rate: 50,
 				Duration: time.Second, Wait: 10 * time.Second, Measure: "drivers_engaged", SourceAddrs: []string{"127.0.0.2"}}
 			must(t, cfg.Validate())
 			res, err := Run(context.Background(), cfg, io.Discard)
@@ -304,6 +313,85 @@ func TestRunWithBystanders(t *testing.T) {
 			}
 			if viewers > 0 && (res.NationalTally.P50 <= 0 || res.NationalTally.P50 > 5000) {
 				t.Errorf("POST→national tally p50 %.2f ms", res.NationalTally.P50)
+			}
+		})
+	}
+}
+
+// mustNCAToken makes a national viewer, nca.viewer, and returns a bearer token of theirs.
+func mustNCAToken(tb testing.TB, store *models.Store) string {
+	tb.Helper()
+	ctx := storetest.Ctx()
+	_, err := store.CreateUser(ctx, models.UserInput{Username: "nca.viewer", Role: models.RoleNCA, Password: "correct horse battery"})
+	must(tb, err)
+	tok, _, err := store.CreateToken(ctx, "nca.viewer", 0)
+	must(tb, err)
+	return tok
+}
+
+// TestRunAcrossForces: the writes go to two forces in turn, as in a national week, from the
+// run's own process and from a writer process. Each force's screens have every write of their
+// force once and none of the other's, and the national viewers a tally of every write.
+func TestRunAcrossForces(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(d, func(t *testing.T) { runAcrossForces(t, d) })
+	}
+}
+
+func runAcrossForces(t *testing.T, dialect string) {
+	s := mustServer(t, dialect, 1)
+	bdf := addForce(t, s.store, "BDF", "Bedfordshire Police")
+	nca := mustNCAToken(t, s.store)
+	for _, cfg := range []Config{
+		{Tokens: []string{s.token, bdf.token}, OperationID: s.op},
+		{Tokens: []string{s.token, bdf.token}, ShiftID: s.shift},
+		{Tokens: []string{s.token, bdf.token}, Clients: 1},
+	} {
+		cfg.URLs, cfg.Writers, cfg.Duration = []string{s.url}, 1, time.Second
+		if err := cfg.Validate(); err == nil {
+			t.Errorf("%+v accepted", cfg)
+		}
+	}
+	for _, apart := range []bool{false, true} {
+		t.Run(map[bool]string{false: "one process", true: "writer process"}[apart], func(t *testing.T) {
+			before := []int{s.storedIn(t, s.op), s.storedIn(t, bdf.op)}
+			cfg := Config{URLs: []string{s.url}, Tokens: []string{s.token, bdf.token}, Clients: 6, Bystanders: 2, BystanderTokens: []string{nca},
+				Writers: 2, Rate: 50, Duration: time.Second, Wait: 10 * time.Second, Measure: "drivers_engaged", SourceAddrs: []string{"127.0.0.2"},
+				WriterProcess: apart}
+			must(t, cfg.Validate())
+			res, err := Run(context.Background(), cfg, io.Discard)
+			must(t, err)
+			var table strings.Builder
+			res.WriteTable(&table)
+			t.Log("\n" + table.String())
+			// Writes alternate between the forces, NTH first.
+			stored := []int{s.storedIn(t, s.op) - before[0], s.storedIn(t, bdf.op) - before[1]}
+			if res.Writes < 10 || res.WriteErrors != 0 || stored[0]+stored[1] != res.Writes || stored[0]-stored[1] < 0 || stored[0]-stored[1] > 1 {
+				t.Fatalf("acknowledged %d writes (%d failed), stored %v", res.Writes, res.WriteErrors, stored)
+			}
+			if got := strings.Join(res.Config.Forces, ","); got != "NTH,BDF" {
+				t.Errorf("forces %q, want NTH,BDF", got)
+			}
+			for i, n := range res.PerClientDelivered {
+				want := 0
+				if i < 6 {
+					want = stored[i%2]
+				}
+				if n != want {
+					t.Errorf("client %d counted %d deliveries, want %d", i, n, want)
+				}
+			}
+			if want := int64(3 * res.Writes); res.Expected != want || res.Delivered != want || res.E2E.N != int(want) ||
+				res.Lost != 0 || res.Duplicated != 0 || res.Leaked != 0 || res.Foreign != 0 {
+				t.Errorf("expected %d, delivered %d, timed %d, lost %d, duplicated %d, leaked %d, foreign %d: want %d each delivered once, nothing else",
+					res.Expected, res.Delivered, res.E2E.N, res.Lost, res.Duplicated, res.Leaked, res.Foreign, want)
+			}
+			if res.FirstClient.N != res.Writes || res.LastClient.N != res.Writes {
+				t.Errorf("first client timed for %d events, last client for %d, want %d", res.FirstClient.N, res.LastClient.N, res.Writes)
+			}
+			if res.NationalViewers != 2 || res.TalliesMissing != 0 || res.NationalTally.N != 2*res.Writes {
+				t.Errorf("%d national viewers, %d tallies missing, %d timed: want 2 viewers with a tally for each of %d writes",
+					res.NationalViewers, res.TalliesMissing, res.NationalTally.N, res.Writes)
 			}
 		})
 	}
@@ -361,7 +449,7 @@ func TestStorm(t *testing.T) {
 		t.Run(d, func(t *testing.T) {
 			s := mustServer(t, d, 1)
 			before := s.storedOutcomes(t)
-			cfg := Config{URLs: []string{s.url}, Token: s.token, Clients: 20, DialBatch: 4, Writers: 2, Rate: 50,
+			cfg := Config{URLs: []string{s.url}, Tokens: []string{s.token}, Clients: 20, DialBatch: 4, Writers: 2, Rate: 50,
 				Duration: 3 * time.Second, StormAt: time.Second, Wait: 10 * time.Second, Measure: "drivers_engaged",
 				SourceAddrs: []string{"127.0.0.2", "127.0.0.3"}}
 			res, err := Run(context.Background(), cfg, io.Discard)
@@ -401,7 +489,7 @@ func TestServerDrop(t *testing.T) {
 				t.Run(tc.name, func(t *testing.T) {
 					s := mustServer(t, d, 2)
 					before := s.storedOutcomes(t)
-					cfg := Config{URLs: []string{s.url}, Token: s.token, Clients: 20, Writers: 2, Rate: 50,
+					cfg := Config{URLs: []string{s.url}, Tokens: []string{s.token}, Clients: 20, Writers: 2, Rate: 50,
 						Duration: 3 * time.Second, Wait: 10 * time.Second, Measure: "drivers_engaged",
 						SourceAddrs: []string{"127.0.0.2", "127.0.0.3"}}
 					// Drop once 20 writes are stored: the clients are connected and the writes go on.
@@ -413,7 +501,7 @@ func TestServerDrop(t *testing.T) {
 					go func() {
 						defer close(dropped)
 						for ctx.Err() == nil {
-							n, err := s.countOutcomes()
+							n, err := s.countOutcomes(s.op)
 							if err != nil {
 								dropErr = err
 								return
@@ -454,7 +542,7 @@ func TestServerDrop(t *testing.T) {
 
 func TestRefusesNonLoopback(t *testing.T) {
 	for _, u := range []string{"http://10.0.0.1:8080", "http://example.com", "ftp://127.0.0.1"} {
-		cfg := Config{URLs: []string{u}, Token: "x", Clients: 1, Writers: 1, Duration: time.Second}
+		cfg := Config{URLs: []string{u}, Tokens: []string{"x"}, Clients: 1, Writers: 1, Duration: time.Second}
 		if err := cfg.Validate(); err == nil {
 			t.Errorf("%s: accepted", u)
 		}
@@ -473,7 +561,7 @@ func TestStormAtWithinDuration(t *testing.T) {
 		at time.Duration
 		ok bool
 	}{{0, true}, {time.Second, true}, {2 * time.Second, false}, {-time.Second, false}} {
-		cfg := Config{URLs: []string{"http://127.0.0.1:1"}, Token: "x", Clients: 1, Writers: 1, Duration: 2 * time.Second, StormAt: tc.at}
+		cfg := Config{URLs: []string{"http://127.0.0.1:1"}, Tokens: []string{"x"}, Clients: 1, Writers: 1, Duration: 2 * time.Second, StormAt: tc.at}
 		if err := cfg.Validate(); (err == nil) != tc.ok {
 			t.Errorf("storm at %s in 2s: %v", tc.at, err)
 		}

@@ -37,8 +37,9 @@ type Result struct {
 	Lost       int64 `json:"lost"`
 	Duplicated int64 `json:"duplicated"`
 	Foreign    int64 `json:"foreign"`
-	// Bystanders counts the live clients the writes must not reach as outcomes, and Leaked the
-	// outcomes they received all the same (must be 0).
+	// Bystanders counts the live clients the writes must not reach as outcomes. Leaked counts
+	// the outcomes a client received all the same (must be 0): any outcome to a bystander, and
+	// another force's outcome to a watcher.
 	Bystanders int   `json:"bystanders,omitempty"`
 	Leaked     int64 `json:"leaked"`
 	// NationalViewers counts the bystanders that received national tallies, and NationalTally
@@ -92,7 +93,10 @@ type ConfigReport struct {
 	ShiftID     int64     `json:"shift_id"`
 	Shifts      int       `json:"shifts"`
 	OccurredAt  time.Time `json:"occurred_at"`
-	StormAt     string    `json:"storm_at,omitempty"`
+	// Forces are the forces of the users written as, one per -token in order; the operation,
+	// shift and occurred_at above are the first's.
+	Forces  []string `json:"forces"`
+	StormAt string   `json:"storm_at,omitempty"`
 	// WriterProcess: the writers ran in a process of their own.
 	WriterProcess bool `json:"writer_process,omitempty"`
 }
@@ -248,10 +252,10 @@ func closeCodes(m map[string]int) string {
 func (r *Result) WriteTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "clients\t%d (connected in %.1fs)\n", r.Clients, r.ConnectSeconds)
-	if r.Bystanders > 0 {
-		fmt.Fprintf(tw, "bystanders\t%d of them, outcomes leaked to them %d; %d national viewers, tallies missing %d\n", r.Bystanders, r.Leaked, r.NationalViewers, r.TalliesMissing)
+	if r.Bystanders > 0 || len(r.Config.Forces) > 1 || r.Leaked > 0 {
+		fmt.Fprintf(tw, "force scoping\t%d outcomes leaked (to bystanders or another force's screens); %d bystanders, %d national viewers, tallies missing %d\n", r.Leaked, r.Bystanders, r.NationalViewers, r.TalliesMissing)
 	}
-	fmt.Fprintf(tw, "writes\t%d acknowledged, %d failed, %.1f/s over %.1fs (rate %g, %d writers)\n", r.Writes, r.WriteErrors, r.WritesPerSecond, r.WriteSeconds, r.Config.Rate, r.Config.Writers)
+	fmt.Fprintf(tw, "writes\t%d acknowledged, %d failed, %.1f/s over %.1fs (rate %g, %d writers, in %s)\n", r.Writes, r.WriteErrors, r.WritesPerSecond, r.WriteSeconds, r.Config.Rate, r.Config.Writers, strings.Join(r.Config.Forces, ", "))
 	if r.FirstWriteError != "" {
 		fmt.Fprintf(tw, "first write error\t%s\n", r.FirstWriteError)
 	}

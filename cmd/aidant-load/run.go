@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -39,10 +38,22 @@ func (s *session) apply(h http.Header, write bool) {
 	}
 }
 
-// sent is one acknowledged write: the outcome id and when it was meant to go.
+// sent is one acknowledged write: the outcome id, when it was meant to go and the force it
+// was written in.
 type sent struct {
 	id       int64
 	intended time.Time
+	force    int64
+}
+
+// side is one user the run writes as (a -token, or the -user session): the force its writes
+// belong to, and the operation and shifts they go to.
+type side struct {
+	sess    *session
+	force   int64
+	code    string
+	op      int64
+	targets []target
 }
 
 // Run performs one load run and returns its measurements. Progress goes to log.
@@ -53,16 +64,19 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	res := &Result{Config: resultConfig(cfg)}
 	hc := newWriteClient(cfg)
 	defer hc.CloseIdleConnections()
-	sess, err := authenticate(ctx, hc, cfg)
+	sides, err := authenticate(ctx, hc, cfg)
 	if err != nil {
 		return nil, err
 	}
-	hc.Jar = sess.jar
-	opID, targets, err := discover(ctx, hc, sess, cfg)
-	if err != nil {
-		return nil, err
+	hc.Jar = sides[0].sess.jar
+	for _, sd := range sides {
+		if err := discover(ctx, hc, sd, cfg); err != nil {
+			return nil, err
+		}
+		res.Config.Forces = append(res.Config.Forces, sd.code)
 	}
-	res.Config.OperationID, res.Config.ShiftID, res.Config.OccurredAt, res.Config.Shifts = opID, targets[0].shift, targets[0].occurred, len(targets)
+	first := sides[0]
+	res.Config.OperationID, res.Config.ShiftID, res.Config.OccurredAt, res.Config.Shifts = first.op, first.targets[0].shift, first.targets[0].occurred, len(first.targets)
 
 	before := sampleProc(cfg.PID)
 	selfBefore := sampleSelf()
@@ -70,7 +84,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	// Connect the live clients, DialBatch at a time, and wait for each one's ready.
 	fmt.Fprintf(log, "connecting %d live clients...\n", cfg.Clients+cfg.Bystanders)
 	connStart := time.Now()
-	live := newFleet(ctx, cfg, sess)
+	live := newFleet(ctx, cfg, sides)
 	defer live.close()
 	connErrs := live.connect()
 	res.ConnectErrors = connErrs
@@ -86,7 +100,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
 	var child *writerChild
 	if cfg.WriterProcess {
-		if child, err = startWriters(ctx, cfg, sess, opID, targets, runID); err != nil {
+		if child, err = startWriters(ctx, cfg, sides, runID); err != nil {
 			return nil, err
 		}
 	}
@@ -111,7 +125,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 			return nil, err
 		}
 	} else {
-		w = postAll(ctx, cfg, hc, sess, opID, targets, runID, writeStart)
+		w = postAll(ctx, cfg, hc, sides, runID, writeStart)
 	}
 	acked := w.acked
 	writeElapsed := time.Since(writeStart)
@@ -122,12 +136,19 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	res.WritesPerSecond = float64(len(acked)) / writeElapsed.Seconds()
 	res.HTTP = summarise(w.http)
 
-	// Wait for the deliveries to arrive, or for -wait.
-	want := make(map[int64]time.Time, len(acked))
+	// Wait for the deliveries to arrive, or for -wait. Each watcher expects its force's writes.
+	want := make(map[int64]sent, len(acked))
+	byForce := map[int64]int64{}
 	for _, s := range acked {
-		want[s.id] = s.intended
+		want[s.id] = s
+		byForce[s.force]++
 	}
-	expected := int64(len(acked)) * int64(len(live.clients)-cfg.Bystanders)
+	var expected int64
+	for _, c := range live.clients {
+		if !c.bystander {
+			expected += byForce[c.force]
+		}
+	}
 	// Done when every client is connected again after any storm or drop and has every write,
 	// and every national viewer a tally of each.
 	waitUntil := time.Now().Add(cfg.Wait)
@@ -174,9 +195,13 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 				}
 				continue
 			}
-			t0, ok := want[r.id]
+			s, ok := want[r.id]
 			if !ok {
 				foreign++
+				continue
+			}
+			if s.force != c.force {
+				res.Leaked++ // another force's outcome
 				continue
 			}
 			if seen[r.id] {
@@ -187,7 +212,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 			outcomeOf[r.event] = r.id
 			delivered++
 			perClient[i]++
-			d := r.at - sinceEpoch(t0)
+			d := r.at - sinceEpoch(s.intended)
 			e2e = append(e2e, d)
 			if f, ok := firstClient[r.id]; !ok || d < f {
 				firstClient[r.id] = d
@@ -241,7 +266,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 // counts, found through the event a watcher received the write's outcome under; a bystander
 // that received any tally is a national viewer, and should have one for every write. It
 // counts the viewers and the missing tallies in res.
-func nationalTallies(clients []*liveClient, want map[int64]time.Time, outcomeOf map[int64]int64, res *Result) Stats {
+func nationalTallies(clients []*liveClient, want map[int64]sent, outcomeOf map[int64]int64, res *Result) Stats {
 	var lat []time.Duration
 	for _, c := range clients {
 		if !c.bystander {
@@ -256,9 +281,9 @@ func nationalTallies(clients []*liveClient, want map[int64]time.Time, outcomeOf 
 			}
 			viewer = true
 			id := outcomeOf[r.event]
-			if t0, ok := want[id]; ok && !had[id] {
+			if s, ok := want[id]; ok && !had[id] {
 				had[id] = true
-				lat = append(lat, r.at-sinceEpoch(t0))
+				lat = append(lat, r.at-sinceEpoch(s.intended))
 			}
 		}
 		if viewer {
@@ -341,9 +366,14 @@ func waitUntil(ctx context.Context, at time.Time) bool {
 	return true
 }
 
-func authenticate(ctx context.Context, hc *http.Client, cfg Config) (*session, error) {
-	if cfg.Token != "" {
-		return &session{token: cfg.Token}, nil
+// authenticate returns the users the run writes as: one per token, or the one logged in.
+func authenticate(ctx context.Context, hc *http.Client, cfg Config) ([]*side, error) {
+	if len(cfg.Tokens) > 0 {
+		sides := make([]*side, len(cfg.Tokens))
+		for i, t := range cfg.Tokens {
+			sides[i] = &side{sess: &session{token: t}}
+		}
+		return sides, nil
 	}
 	jar, _ := cookiejar.New(nil)
 	body, _ := json.Marshal(map[string]string{"username": cfg.User, "password": cfg.Password})
@@ -373,7 +403,7 @@ func authenticate(ctx context.Context, hc *http.Client, cfg Config) (*session, e
 		ru, _ := url.Parse(r)
 		jar.SetCookies(ru, cookies)
 	}
-	return &session{jar: jar, csrf: me.CSRF}, nil
+	return []*side{{sess: &session{jar: jar, csrf: me.CSRF}}}, nil
 }
 
 // target is a shift to post to and the occurred_at to use on it.
@@ -382,9 +412,26 @@ type target struct {
 	occurred time.Time
 }
 
-// discover finds the operation and the shifts to post to, unless given: the first shift, or
-// with -spread-shifts every shift of the operation in turn.
-func discover(ctx context.Context, hc *http.Client, sess *session, cfg Config) (int64, []target, error) {
+// discover finds sd's force, and the operation and the shifts to post to, unless given: the
+// first shift, or with -spread-shifts every shift of the operation in turn.
+func discover(ctx context.Context, hc *http.Client, sd *side, cfg Config) error {
+	sess := sd.sess
+	var me struct {
+		User struct {
+			Username string `json:"username"`
+		} `json:"user"`
+		Force *struct {
+			ID   int64  `json:"id"`
+			Code string `json:"code"`
+		} `json:"force"`
+	}
+	if err := getJSON(ctx, hc, sess, cfg.WriteURL+"/api/v1/me", &me); err != nil {
+		return err
+	}
+	if me.Force == nil {
+		return fmt.Errorf("%s belongs to no force, so cannot write outcomes: give a force's user", me.User.Username)
+	}
+	sd.force, sd.code = me.Force.ID, me.Force.Code
 	op := cfg.OperationID
 	if op == 0 {
 		var page struct {
@@ -393,10 +440,10 @@ func discover(ctx context.Context, hc *http.Client, sess *session, cfg Config) (
 			} `json:"items"`
 		}
 		if err := getJSON(ctx, hc, sess, cfg.WriteURL+"/api/v1/operations", &page); err != nil {
-			return 0, nil, err
+			return err
 		}
 		if len(page.Items) == 0 {
-			return 0, nil, errors.New("the user sees no operation: seed the server (aidant serve --demo)")
+			return fmt.Errorf("%s sees no operation: seed the server (aidant serve --demo)", me.User.Username)
 		}
 		op = page.Items[0].ID
 	}
@@ -407,7 +454,7 @@ func discover(ctx context.Context, hc *http.Client, sess *session, cfg Config) (
 		} `json:"items"`
 	}
 	if err := getJSON(ctx, hc, sess, cfg.WriteURL+"/api/v1/operations/"+strconv.FormatInt(op, 10)+"/shifts?limit=1000", &shifts); err != nil {
-		return 0, nil, err
+		return err
 	}
 	var out []target
 	for _, s := range shifts.Items {
@@ -424,9 +471,10 @@ func discover(ctx context.Context, hc *http.Client, sess *session, cfg Config) (
 		}
 	}
 	if len(out) == 0 {
-		return 0, nil, fmt.Errorf("operation %d: no shift to post to (give -shift and -occurred-at)", op)
+		return fmt.Errorf("operation %d: no shift to post to (give -shift and -occurred-at)", op)
 	}
-	return op, out, nil
+	sd.op, sd.targets = op, out
+	return nil
 }
 
 func getJSON(ctx context.Context, hc *http.Client, sess *session, u string, v any) error {

@@ -30,8 +30,9 @@ type writes struct {
 }
 
 // postAll runs the writers from start until cfg.Duration later (open loop at cfg.Rate, or flat
-// out) and returns what they did.
-func postAll(ctx context.Context, cfg Config, hc *http.Client, sess *session, opID int64, targets []target, runID string, start time.Time) writes {
+// out) and returns what they did. Writes go to each side in turn, and to each side's shifts in
+// turn.
+func postAll(ctx context.Context, cfg Config, hc *http.Client, sides []*side, runID string, start time.Time) writes {
 	var (
 		out      writes
 		mu       sync.Mutex
@@ -58,8 +59,10 @@ func postAll(ctx context.Context, cfg Config, hc *http.Client, sess *session, op
 				if time.Now().After(hardStop) {
 					continue // the server cannot keep up: stop rather than run on for ever
 				}
-				tg := targets[int(j.seq)%len(targets)]
-				id, err := postOutcome(ctx, hc, sess, cfg, opID, tg.shift, tg.occurred, runID, j.seq)
+				n := int(j.seq - 1) // the first write goes to the first side's first shift
+				sd := sides[n%len(sides)]
+				tg := sd.targets[n/len(sides)%len(sd.targets)]
+				id, err := postOutcome(ctx, hc, sd.sess, cfg, sd.op, tg.shift, tg.occurred, runID, j.seq)
 				done := time.Now()
 				if err != nil {
 					errCount.Add(1)
@@ -67,7 +70,7 @@ func postAll(ctx context.Context, cfg Config, hc *http.Client, sess *session, op
 					continue
 				}
 				lat = append(lat, done.Sub(j.intended))
-				mine = append(mine, sent{id: id, intended: j.intended})
+				mine = append(mine, sent{id: id, intended: j.intended, force: sd.force})
 			}
 			mu.Lock()
 			out.acked = append(out.acked, mine...)
@@ -103,17 +106,24 @@ const writerEnv = "AIDANT_LOAD_WRITER"
 
 type writerJob struct {
 	Config Config
-	Token  string
-	Cookie string // the session cookie's header, for a cookie session
+	Sides  []writerSide
+	Cookie string // the session cookie's header, for a cookie session (one side)
 	CSRF   string
+	RunID  string
+}
+
+// writerSide is a side (run.go) as the writer process is given it.
+type writerSide struct {
+	Token  string
+	Force  int64
 	OpID   int64
 	Shifts []int64
 	Times  []time.Time
-	RunID  string
 }
 
 type writerResult struct {
 	IDs        []int64 `json:"ids"`
+	Forces     []int64 `json:"forces"`
 	Intended   []int64 `json:"intended"` // CLOCK_MONOTONIC ns
 	HTTP       []int64 `json:"http"`     // ns
 	Errors     int64   `json:"errors"`
@@ -143,12 +153,13 @@ type writerChild struct {
 }
 
 // startWriters starts the writer process and waits until it is ready to write.
-func startWriters(ctx context.Context, cfg Config, sess *session, opID int64, targets []target, runID string) (*writerChild, error) {
+func startWriters(ctx context.Context, cfg Config, sides []*side, runID string) (*writerChild, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	job := writerJob{Config: cfg, Token: sess.token, CSRF: sess.csrf, OpID: opID, RunID: runID}
+	sess := sides[0].sess
+	job := writerJob{Config: cfg, CSRF: sess.csrf, RunID: runID}
 	if sess.jar != nil {
 		u, _ := url.Parse(cfg.WriteURL)
 		var parts []string
@@ -157,8 +168,12 @@ func startWriters(ctx context.Context, cfg Config, sess *session, opID int64, ta
 		}
 		job.Cookie = strings.Join(parts, "; ")
 	}
-	for _, t := range targets {
-		job.Shifts, job.Times = append(job.Shifts, t.shift), append(job.Times, t.occurred)
+	for _, sd := range sides {
+		ws := writerSide{Token: sd.sess.token, Force: sd.force, OpID: sd.op}
+		for _, t := range sd.targets {
+			ws.Shifts, ws.Times = append(ws.Shifts, t.shift), append(ws.Times, t.occurred)
+		}
+		job.Sides = append(job.Sides, ws)
 	}
 	c := &writerChild{cmd: exec.CommandContext(ctx, exe)} // #nosec G204 -- this very executable, with no arguments
 	c.cmd.Env = append(os.Environ(), writerEnv+"=1")
@@ -203,17 +218,31 @@ func (c *writerChild) run(start time.Time) (writes, time.Duration, error) {
 	if err := c.cmd.Wait(); err != nil {
 		return writes{}, 0, fmt.Errorf("writer process: %w", err)
 	}
-	if len(res.IDs) != len(res.Intended) {
-		return writes{}, 0, errors.New("writer process: ids and times do not pair")
+	if len(res.IDs) != len(res.Intended) || len(res.IDs) != len(res.Forces) {
+		return writes{}, 0, errors.New("writer process: ids, times and forces do not pair")
 	}
 	out := writes{errors: res.Errors, firstErr: res.FirstErr}
 	for i, id := range res.IDs {
-		out.acked = append(out.acked, sent{id: id, intended: start.Add(time.Duration(res.Intended[i] - startMono))})
+		out.acked = append(out.acked, sent{id: id, intended: start.Add(time.Duration(res.Intended[i] - startMono)), force: res.Forces[i]})
 	}
 	for _, ns := range res.HTTP {
 		out.http = append(out.http, time.Duration(ns))
 	}
 	return out, time.Duration(res.CPUSeconds * float64(time.Second)), nil
+}
+
+// check reports a job the writers could not run: a side with no shift, or shifts and times
+// that do not pair.
+func (j *writerJob) check() error {
+	if len(j.Sides) == 0 {
+		return errors.New("no side to write as")
+	}
+	for _, ws := range j.Sides {
+		if len(ws.Shifts) == 0 || len(ws.Shifts) != len(ws.Times) {
+			return fmt.Errorf("operation %d: %d shifts, %d times", ws.OpID, len(ws.Shifts), len(ws.Times))
+		}
+	}
+	return nil
 }
 
 // writerProcess is the writer process's side (startWriters); it returns the exit code.
@@ -224,15 +253,21 @@ func writerProcess(stdin io.Reader, stdout io.Writer) int {
 	if err == nil {
 		err = json.Unmarshal(line, &job)
 	}
-	if err != nil || len(job.Shifts) == 0 || len(job.Shifts) != len(job.Times) {
+	if err == nil {
+		err = job.check()
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "aidant-load writer: bad job:", err)
 		return 2
 	}
 	cfg := job.Config
-	sess := &session{token: job.Token, cookie: job.Cookie, csrf: job.CSRF}
-	targets := make([]target, len(job.Shifts))
-	for i := range targets {
-		targets[i] = target{shift: job.Shifts[i], occurred: job.Times[i]}
+	sides := make([]*side, len(job.Sides))
+	for i, ws := range job.Sides {
+		sd := &side{sess: &session{token: ws.Token, cookie: job.Cookie, csrf: job.CSRF}, force: ws.Force, op: ws.OpID}
+		for j := range ws.Shifts {
+			sd.targets = append(sd.targets, target{shift: ws.Shifts[j], occurred: ws.Times[j]})
+		}
+		sides[i] = sd
 	}
 	hc := newWriteClient(cfg)
 	defer hc.CloseIdleConnections()
@@ -245,10 +280,10 @@ func writerProcess(stdin io.Reader, stdout io.Writer) int {
 	}
 	start := atMono(startMono)
 	self := sampleSelf()
-	w := postAll(context.Background(), cfg, hc, sess, job.OpID, targets, job.RunID, start)
+	w := postAll(context.Background(), cfg, hc, sides, job.RunID, start)
 	res := writerResult{Errors: w.errors, FirstErr: w.firstErr, CPUSeconds: selfReport(self, sampleSelf(), 0).CPUSeconds}
 	for _, s := range w.acked {
-		res.IDs = append(res.IDs, s.id)
+		res.IDs, res.Forces = append(res.IDs, s.id), append(res.Forces, s.force)
 		res.Intended = append(res.Intended, startMono+int64(s.intended.Sub(start)))
 	}
 	for _, d := range w.http {
