@@ -29,7 +29,8 @@ const (
 	maxOutcomeBody = 64 << 10
 )
 
-// The one operation and shift the server pretends to hold: aidant-load discovers them.
+// The one operation and shift the server pretends to hold, and the force of the user it says
+// every token is: aidant-load discovers them.
 const (
 	operationID = 1
 	forceID     = 1
@@ -38,6 +39,7 @@ const (
 )
 
 var (
+	mePage         = []byte(`{"user":{"id":1,"username":"bare","role":"lead","force_id":1},"role":"lead","force":{"id":1,"code":"BARE","name":"Bare"}}`)
 	operationsPage = []byte(`{"items":[{"id":1,"force_id":1,"name":"Bare","theme":"hgv_people_smuggling","start_date":"2020-02-03","end_date":"2020-02-07"}],"next":""}`)
 	shiftsPage     = []byte(`{"items":[{"id":1,"operation_id":1,"location_id":1,"starts_at":"2020-02-05T06:00:00Z","ends_at":"2020-02-05T14:00:00Z","officers":["pc.bare"]}],"next":""}`)
 )
@@ -92,6 +94,7 @@ type server struct {
 
 func newServer(log *slog.Logger) *server {
 	s := &server{hub: newHub(), log: log, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /api/v1/me", s.json(mePage))
 	s.mux.HandleFunc("GET /api/v1/operations", s.json(operationsPage))
 	s.mux.HandleFunc("GET /api/v1/operations/{op}/shifts", s.json(shiftsPage))
 	s.mux.HandleFunc("POST /api/v1/operations/{op}/outcomes", s.createOutcome)
