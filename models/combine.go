@@ -2,7 +2,9 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,7 +98,7 @@ func (s *Store) writeBatchSQLite(db *gorm.DB, batch []*combined) {
 	defer s.sqliteTx.Unlock()
 	var b *sqliteBatch
 	err := db.Transaction(func(gtx *gorm.DB) error {
-		b = &sqliteBatch{db: gtx}
+		b = &sqliteBatch{db: gtx, stmts: s.sqliteStmts}
 		if len(batch) == 1 { // alone: its failure is the transaction's
 			w := batch[0]
 			w.t.DB, w.t.sqlite = gtx.WithContext(w.t.ctx), b
@@ -190,6 +192,7 @@ func runWrite(w *combined) (err error) {
 // get theirs as they are inserted, in order.
 type sqliteBatch struct {
 	db             *gorm.DB
+	stmts          *sqliteStatements
 	outcome, event int64 // the last id given, 0 until read
 	// changes is the count of parents_changes, read when changesRead is false (parents.go).
 	changes     int64
@@ -203,7 +206,7 @@ type sqliteBatch struct {
 // parentsChanges returns the count of changes to operations and shifts as this batch sees it.
 func (b *sqliteBatch) parentsChanges() (int64, error) {
 	if !b.changesRead {
-		if err := b.db.Raw("SELECT n FROM parents_changes").Row().Scan(&b.changes); err != nil {
+		if err := b.scanRow("SELECT n FROM parents_changes", nil, &b.changes); err != nil {
 			return 0, err
 		}
 		b.changesRead = true
@@ -214,9 +217,8 @@ func (b *sqliteBatch) parentsChanges() (int64, error) {
 // nextID returns the next id of table, counting from *last.
 func (b *sqliteBatch) nextID(table string, last *int64) (int64, error) {
 	if *last == 0 {
-		err := b.db.Raw("SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), COALESCE((SELECT MAX(id) FROM "+table+"), 0))", table).
-			Row().Scan(last)
-		if err != nil {
+		q := "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), COALESCE((SELECT MAX(id) FROM " + table + "), 0))"
+		if err := b.scanRow(q, []any{table}, last); err != nil {
 			return 0, err
 		}
 	}
@@ -242,29 +244,58 @@ func (b *sqliteBatch) flush(ts []*tx) (err error) {
 		}
 	}
 	for _, in := range queuedRows(ts, true) {
-		q, args := in.sql()
-		if err := b.exec(q, args...); err != nil {
+		rows := in.rows
+		for _, n := range chunks(len(rows)) {
+			in.rows, rows = rows[:n], rows[n:]
+			q, args := in.sql()
+			if err := b.exec(q, args...); err != nil {
+				return err
+			}
+		}
+	}
+	var touches [][]any
+	for id, at := range shiftTouches(ts) {
+		touches = append(touches, []any{id, at})
+	}
+	for _, n := range chunks(len(touches)) {
+		var part [][]any
+		part, touches = touches[:n], touches[n:]
+		q := "WITH v(id, at) AS (VALUES " + strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ") +
+			") UPDATE shifts SET last_activity_at = v.at FROM v WHERE shifts.id = v.id"
+		if err := b.exec(q, slices.Concat(part...)...); err != nil {
 			return err
 		}
 	}
-	touches := shiftTouches(ts)
-	if len(touches) == 0 {
-		return nil
-	}
-	values := make([]string, 0, len(touches))
-	args := make([]any, 0, 2*len(touches))
-	for id, at := range touches {
-		values = append(values, "(?, ?)")
-		args = append(args, id, at)
-	}
-	return b.exec("WITH v(id, at) AS (VALUES "+strings.Join(values, ", ")+") UPDATE shifts SET last_activity_at = v.at FROM v WHERE shifts.id = v.id", args...)
+	return nil
 }
 
 // exec runs q straight on the batch's transaction, as on Postgres (flushRows): GORM's pass over
-// the placeholders allocated more than the rest of the write.
+// the placeholders allocated more than the rest of the write. The statement is kept prepared.
 func (b *sqliteBatch) exec(q string, args ...any) error {
-	_, err := b.db.Statement.ConnPool.ExecContext(b.db.Statement.Context, q, args...)
+	st, err := b.stmt(q)
+	if err == nil {
+		_, err = st.ExecContext(b.db.Statement.Context, args...)
+	}
 	return translated(b.db, err)
+}
+
+// scanRow runs the one-row query q on the batch's transaction, kept prepared as exec's, into
+// dest.
+func (b *sqliteBatch) scanRow(q string, args []any, dest ...any) error {
+	st, err := b.stmt(q)
+	if err != nil {
+		return err
+	}
+	return st.QueryRowContext(b.db.Statement.Context, args...).Scan(dest...)
+}
+
+// stmt returns q's kept statement on the batch's transaction.
+func (b *sqliteBatch) stmt(q string) (*sql.Stmt, error) {
+	tx, ok := b.db.Statement.ConnPool.(*sql.Tx)
+	if !ok {
+		return nil, fmt.Errorf("the SQLite batch runs outside a transaction (%T)", b.db.Statement.ConnPool)
+	}
+	return b.stmts.on(b.db.Statement.Context, tx, q)
 }
 
 // combine writes t's rows, alone or with the writes queued beside it; on SQLite it runs fn,

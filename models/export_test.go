@@ -26,3 +26,14 @@ func MigrateTo(s *Store, upto int) error {
 	_, err := s.migrateTo(context.Background(), upto)
 	return err
 }
+
+// SQLiteStatements returns the statements the SQLite write batch keeps prepared.
+func SQLiteStatements(s *Store) []string {
+	s.sqliteStmts.mu.Lock()
+	defer s.sqliteStmts.mu.Unlock()
+	var out []string
+	for q := range s.sqliteStmts.m {
+		out = append(out, q)
+	}
+	return out
+}

@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/glebarez/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -52,6 +51,7 @@ type Store struct {
 	// queueing here rather than in SQLite's busy handler keeps a burst from timing out.
 	sqliteTx    sync.Mutex
 	checkpoints *checkpointer
+	sqliteStmts *sqliteStatements // the write batch's statements, kept prepared (sqlite.go)
 	mu          sync.Mutex
 	afterCommit []func(events []Event)
 	tallies     *Tallies
@@ -85,10 +85,9 @@ func Open(ctx context.Context, cfg DBConfig) (*Store, error) {
 		// that journal to a file was a tenth of the writer's time. Every commit is flushed to the
 		// disk before it returns (synchronous FULL): a write is answered only once it would
 		// survive a power cut, as on Postgres. A batch of writes shares one flush.
-		// (No _time_format: this driver version ignores _txlock when it is given.)
-		dial = sqlite.Open("file:" + cfg.Path + "?_txlock=immediate" +
+		dial = sqliteDialect{dsn: "file:" + cfg.Path + "?_txlock=immediate" +
 			"&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)" +
-			"&_pragma=wal_autocheckpoint(0)")
+			"&_pragma=wal_autocheckpoint(0)"}
 	}
 	db, err := gorm.Open(dial, &gorm.Config{
 		Logger:                 logger.Discard,
@@ -115,6 +114,7 @@ func Open(ctx context.Context, cfg DBConfig) (*Store, error) {
 	}
 	if s.dialect == "sqlite" {
 		s.checkpoints = startCheckpointer(sqlDB)
+		s.sqliteStmts = &sqliteStatements{db: sqlDB, m: map[string]*sql.Stmt{}}
 	}
 	return s, nil
 }
@@ -179,6 +179,7 @@ func withParam(dsn, key, value string) string {
 // Close closes the database.
 func (s *Store) Close() error {
 	s.checkpoints.close()
+	s.sqliteStmts.close()
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err
