@@ -80,6 +80,7 @@ type liveClient struct {
 
 	mu         sync.Mutex
 	got        []receipt
+	outcomes   int   // outcomes among got, duplicates and other runs' included
 	tallies    int   // national tallies among got
 	last       int64 // newest event id received (ready included): since for the next connection
 	up         bool  // the current connection has had ready and is open
@@ -188,6 +189,26 @@ func (f *fleet) down() int {
 func (f *fleet) close() {
 	f.stop()
 	f.wg.Wait()
+}
+
+// deliveredAll reports whether every client but the bystanders has every wanted outcome of
+// its force: expected in all, byForce by force. While any client has received fewer outcomes
+// of any kind than its force's, it answers from the counts alone, so the wait's checks cost
+// next to nothing while the last deliveries are still on their way; matching every receipt to
+// the writes, at 10,000 clients and 200 writes, is 2,000,000 map entries a check.
+func (f *fleet) deliveredAll(want map[int64]sent, byForce map[int64]int64, expected int64) bool {
+	for _, c := range f.clients {
+		if c.bystander {
+			continue
+		}
+		c.mu.Lock()
+		short := int64(c.outcomes) < byForce[c.force]
+		c.mu.Unlock()
+		if short {
+			return false
+		}
+	}
+	return f.delivered(want) >= expected
 }
 
 // delivered counts the distinct wanted outcomes of its own force that reached each client but
@@ -390,6 +411,7 @@ func (c *liveClient) read(lc *liveConn) {
 			c.resets++ // since was outside the retained log: what it missed is not replayed
 		case "outcome.created":
 			c.got = append(c.got, receipt{event: id, id: dataID, at: sinceEpoch(now)})
+			c.outcomes++
 		case "national.tally":
 			if c.bystander {
 				c.got = append(c.got, receipt{event: id, id: tallyReceipt, at: sinceEpoch(now)})

@@ -153,7 +153,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	// and every national viewer a tally of each.
 	waitUntil := time.Now().Add(cfg.Wait)
 	for time.Now().Before(waitUntil) && ctx.Err() == nil {
-		if (cfg.StormAt == 0 || live.stormed()) && live.down() == 0 && live.delivered(want) >= expected && live.talliesIn(len(want)) {
+		if (cfg.StormAt == 0 || live.stormed()) && live.down() == 0 && live.deliveredAll(want, byForce, expected) && live.talliesIn(len(want)) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
