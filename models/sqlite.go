@@ -120,35 +120,49 @@ func (sqliteDialect) Translate(err error) error {
 
 // sqliteStatements keeps the write batch's statements prepared, once per connection: SQLite
 // compiles a multi-row insert in about as long as it takes to run it, and the batch's reads of
-// the next ids in longer. The batch inserts in
-// chunks of 1, 2, 4 … maxCombined rows (chunks), so a handful of statements serve every batch.
+// the next ids in longer. The batch inserts in chunks of 1, 2, 4 … maxCombined rows (chunks),
+// so a handful of statements serve every batch. Only the batch uses it, under the Store's
+// sqliteTx.
 type sqliteStatements struct {
-	db *sql.DB
-	mu sync.Mutex
-	m  map[string]*sql.Stmt
+	db     *sql.DB
+	mu     sync.Mutex // for SQLiteStatements in tests; the batch runs alone
+	m      map[string]*sql.Stmt
+	missed map[string]bool // run unkept since the last prepareMissed
 }
 
-// on returns q's statement on tx: prepared on the database the first time q is asked for, and
-// by database/sql on tx's connection the first time that connection runs it, then reused.
+// on returns q's statement on tx: the kept one, which database/sql prepares on tx's connection
+// the first time that connection runs it; or, until q is kept, one for tx alone.
 func (s *sqliteStatements) on(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, error) {
 	s.mu.Lock()
 	st, ok := s.m[q]
-	s.mu.Unlock()
 	if !ok {
-		var err error
-		if st, err = s.db.PrepareContext(ctx, q); err != nil {
-			return nil, err
+		s.missed[q] = true
+	}
+	s.mu.Unlock()
+	if ok {
+		return tx.StmtContext(ctx, st), nil
+	}
+	return tx.PrepareContext(ctx, q)
+}
+
+// prepareMissed keeps the statements the last batch ran unkept. It runs once the batch's
+// transaction has given its connection back: preparing takes a connection of the pool, which
+// may be the only one (--db-max-conns 1). A statement that fails to prepare is tried again
+// after the next batch that misses it.
+func (s *sqliteStatements) prepareMissed(ctx context.Context) {
+	s.mu.Lock()
+	missed := s.missed
+	s.missed = map[string]bool{}
+	s.mu.Unlock()
+	for q := range missed {
+		st, err := s.db.PrepareContext(ctx, q)
+		if err != nil {
+			continue
 		}
 		s.mu.Lock()
-		if had, ok := s.m[q]; ok { // prepared meanwhile: keep one
-			_ = st.Close()
-			st = had
-		} else {
-			s.m[q] = st
-		}
+		s.m[q] = st
 		s.mu.Unlock()
 	}
-	return tx.StmtContext(ctx, st), nil
 }
 
 // close closes every statement kept (none on Postgres, where s is nil).

@@ -1,7 +1,9 @@
 package models_test
 
 import (
+	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -87,4 +89,35 @@ func TestConstraintErrors(t *testing.T) {
 			t.Errorf("a location of no operation: %v, want a foreign key violation", err)
 		}
 	})
+}
+
+// TestSQLiteWritesOnOneConnection: with a pool of one connection (--db-max-conns 1), writes
+// still go through, and their statements are still kept: preparing one must never wait for a
+// second connection while the batch holds the only one.
+func TestSQLiteWritesOnOneConnection(t *testing.T) {
+	ctx := storetest.Ctx()
+	s, err := models.Open(ctx, models.DBConfig{Path: filepath.Join(t.TempDir(), "aidant.db"), MaxOpenConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	s.Hashing = storetest.CheapHashing
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.Now = func() time.Time { return at(7, 20) }
+	w := mustWeek(t, s, "NTH")
+	officer := forceCtx(w.Force.ID, models.RoleOfficer, "pc.ahmed")
+	for i := range 3 {
+		wctx, cancel := context.WithTimeout(officer, 10*time.Second)
+		in := models.OutcomeInput{ShiftID: w.Shift.ID, OccurredAt: at(3, 10), Measure: models.MeasureHGVsStopped, Count: 1}
+		_, err := s.RecordOutcome(wctx, w.Op.ID, in, nil)
+		cancel()
+		if err != nil {
+			t.Fatalf("write %d on one connection: %v", i+1, err)
+		}
+	}
+	if n := len(models.SQLiteStatements(s)); n == 0 {
+		t.Error("no statement kept")
+	}
 }

@@ -114,7 +114,7 @@ func Open(ctx context.Context, cfg DBConfig) (*Store, error) {
 	}
 	if s.dialect == "sqlite" {
 		s.checkpoints = startCheckpointer(sqlDB)
-		s.sqliteStmts = &sqliteStatements{db: sqlDB, m: map[string]*sql.Stmt{}}
+		s.sqliteStmts = &sqliteStatements{db: sqlDB, m: map[string]*sql.Stmt{}, missed: map[string]bool{}}
 	}
 	return s, nil
 }
