@@ -89,10 +89,10 @@ func (s *Store) writeBatch(ctx context.Context, batch []*combined) {
 
 // writeBatchSQLite runs a batch's writes in one transaction, each in a savepoint of its own that
 // its failure rolls back, and commits once. A write that only inserts (writeOne: a new outcome)
-// reads, needs no savepoint and leaves its rows queued, and the batch inserts them all with one
-// multi-row statement per table; if that fails, each such write's rows are inserted alone, so
-// one write's error (a reused idempotency key) is its own. If the commit fails, every write in
-// it fails.
+// reads, needs no savepoint and leaves its rows queued, and the batch inserts them all with
+// multi-row statements, a few per table (flush); if that fails, each such write's rows are
+// inserted alone, so one write's error (a reused idempotency key) is its own. If the commit
+// fails, every write in it fails.
 func (s *Store) writeBatchSQLite(db *gorm.DB, batch []*combined) {
 	s.sqliteTx.Lock()
 	defer s.sqliteTx.Unlock()
@@ -195,8 +195,8 @@ func runWrite(w *combined) (err error) {
 // get theirs as they are inserted, in order.
 type sqliteBatch struct {
 	db             *gorm.DB
-	stmts          *sqliteStatements
-	outcome, event int64 // the last id given, 0 until read
+	stmts          *sqliteStatements // kept across batches
+	outcome, event int64             // the last id given, 0 until read
 	// changes is the count of parents_changes, read when changesRead is false (parents.go).
 	changes     int64
 	changesRead bool
@@ -229,8 +229,9 @@ func (b *sqliteBatch) nextID(table string, last *int64) (int64, error) {
 	return *last, nil
 }
 
-// flush inserts the rows that ts queued, one multi-row statement per table, numbers their
-// events, and moves their shifts' last activity on. On failure the event ids it gave are given
+// flush inserts the rows that ts queued, table by table in chunks of a power of two rows (so
+// that its statements are kept: sqliteStatements), numbers their events, and moves their
+// shifts' last activity on. On failure the event ids it gave are given
 // again by the next flush, so ids stay gapless.
 func (b *sqliteBatch) flush(ts []*tx) (err error) {
 	first := b.event
