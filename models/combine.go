@@ -156,9 +156,7 @@ func (s *Store) writeBatchSQLite(db *gorm.DB, batch []*combined) {
 		}
 		return nil
 	})
-	pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	s.sqliteStmts.prepareMissed(pctx) // the transaction's connection is back in the pool
-	cancel()
+	s.sqliteStmts.prepareMissed() // the transaction's connection is back in the pool
 	if err != nil {
 		for _, w := range batch {
 			if w.err == nil {

@@ -4,9 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
 	"math/bits"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/callbacks"
@@ -148,13 +151,18 @@ func (s *sqliteStatements) on(ctx context.Context, tx *sql.Tx, q string) (*sql.S
 // prepareMissed keeps the statements the last batch ran unkept. It runs once the batch's
 // transaction has given its connection back: preparing takes a connection of the pool, which
 // may be the only one (--db-max-conns 1). A statement that fails to prepare is tried again
-// after the next batch that misses it.
-func (s *sqliteStatements) prepareMissed(ctx context.Context) {
+// after the next batch that misses it. Once every statement is kept, it does nothing.
+func (s *sqliteStatements) prepareMissed() {
 	s.mu.Lock()
-	missed := s.missed
-	s.missed = map[string]bool{}
+	missed := slices.Collect(maps.Keys(s.missed))
+	clear(s.missed)
 	s.mu.Unlock()
-	for q := range missed {
+	if len(missed) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, q := range missed {
 		st, err := s.db.PrepareContext(ctx, q)
 		if err != nil {
 			continue
