@@ -277,13 +277,18 @@ func TestRunWithBystanders(t *testing.T) {
 	}
 	others := []string{addForce(t, s.store, "BDF", "Bedfordshire Police").token, mustNCAToken(t, s.store)}
 	for _, tc := range []struct {
-		name   string
-		tokens []string
-		leaks  bool
-	}{{"another force and the NCA", others, false}, {"the writer's own force", []string{s.token}, true}} {
+		name    string
+		watched int // clients watching the writes
+		tokens  []string
+		leaks   bool
+	}{
+		{"another force and the NCA", 6, others, false},
+		{"the writer's own force", 6, []string{s.token}, true},
+		{"no watchers", 0, others, false}, // the tallies are counted, not timed
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := s.storedOutcomes(t)
-			cfg := Config{URLs: []string{s.url}, Tokens: []string{s.token}, Clients: 6, Bystanders: 6, BystanderTokens: tc.tokens, Writers: 2, Rate: 50,
+			cfg := Config{URLs: []string{s.url}, Tokens: []string{s.token}, Clients: tc.watched, Bystanders: 6, BystanderTokens: tc.tokens, Writers: 2, Rate: 50,
 				Duration: time.Second, Wait: 10 * time.Second, Measure: "drivers_engaged", SourceAddrs: []string{"127.0.0.2"}}
 			must(t, cfg.Validate())
 			res, err := Run(context.Background(), cfg, io.Discard)
@@ -291,27 +296,32 @@ func TestRunWithBystanders(t *testing.T) {
 			if got := s.storedOutcomes(t) - before; res.Writes == 0 || got != res.Writes {
 				t.Fatalf("acknowledged %d writes, stored %d", res.Writes, got)
 			}
-			if res.Clients != 12 || res.Bystanders != 6 {
-				t.Errorf("clients %d, bystanders %d, want 12 and 6", res.Clients, res.Bystanders)
+			if res.Clients != tc.watched+6 || res.Bystanders != 6 {
+				t.Errorf("clients %d, bystanders %d, want %d and 6", res.Clients, res.Bystanders, tc.watched+6)
 			}
-			if res.Expected != int64(6*res.Writes) || res.Lost != 0 || res.Duplicated != 0 || res.E2E.N != 6*res.Writes {
-				t.Errorf("expected %d, lost %d, duplicated %d, timed %d: want %d deliveries to the 6 watchers", res.Expected, res.Lost, res.Duplicated, res.E2E.N, 6*res.Writes)
+			if res.Expected != int64(tc.watched*res.Writes) || res.Lost != 0 || res.Duplicated != 0 || res.E2E.N != tc.watched*res.Writes {
+				t.Errorf("expected %d, lost %d, duplicated %d, timed %d: want %d deliveries to the %d watchers", res.Expected, res.Lost, res.Duplicated, res.E2E.N, tc.watched*res.Writes, tc.watched)
 			}
 			for i, n := range res.PerClientDelivered {
-				if want := map[bool]int{false: res.Writes, true: 0}[i >= 6]; n != want {
+				if want := map[bool]int{false: res.Writes, true: 0}[i >= tc.watched]; n != want {
 					t.Errorf("client %d counted %d deliveries, want %d", i, n, want)
 				}
 			}
 			if want := map[bool]int64{false: 0, true: int64(6 * res.Writes)}[tc.leaks]; res.Leaked != want {
 				t.Errorf("leaked %d outcomes to bystanders, want %d", res.Leaked, want)
 			}
-			// The NCA viewer's token went to every other bystander: each has a tally per write.
+			// The NCA viewer's token went to every other bystander: each has a tally per write,
+			// timed when a watcher ties the tally to its write.
 			viewers := map[bool]int{false: 3, true: 0}[tc.leaks]
-			if res.NationalViewers != viewers || res.TalliesMissing != 0 || res.NationalTally.N != viewers*res.Writes {
-				t.Errorf("%d national viewers, %d tallies missing, %d timed: want %d viewers with a tally for each of %d writes",
-					res.NationalViewers, res.TalliesMissing, res.NationalTally.N, viewers, res.Writes)
+			timed := viewers * res.Writes
+			if tc.watched == 0 {
+				timed = 0
 			}
-			if viewers > 0 && (res.NationalTally.P50 <= 0 || res.NationalTally.P50 > 5000) {
+			if res.NationalViewers != viewers || res.TalliesMissing != 0 || res.NationalTally.N != timed {
+				t.Errorf("%d national viewers, %d tallies missing, %d timed: want %d viewers with a tally for each of %d writes, %d timed",
+					res.NationalViewers, res.TalliesMissing, res.NationalTally.N, viewers, res.Writes, timed)
+			}
+			if timed > 0 && (res.NationalTally.P50 <= 0 || res.NationalTally.P50 > 5000) {
 				t.Errorf("POST→national tally p50 %.2f ms", res.NationalTally.P50)
 			}
 		})

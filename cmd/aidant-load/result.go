@@ -44,7 +44,8 @@ type Result struct {
 	Leaked     int64 `json:"leaked"`
 	// NationalViewers counts the bystanders that received national tallies, and NationalTally
 	// is POST → a tally's arrival over every (write, national viewer); TalliesMissing counts
-	// the writes a national viewer had no tally for.
+	// the writes a national viewer had no tally for. A run without watchers (-clients 0) counts
+	// the tallies but times none: only a watcher's receipt ties a tally to its write.
 	NationalViewers int   `json:"national_viewers,omitempty"`
 	NationalTally   Stats `json:"national_tally_ms"`
 	TalliesMissing  int64 `json:"tallies_missing"`

@@ -247,7 +247,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	}
 	res.Clients = len(live.clients)
 	res.Bystanders = cfg.Bystanders
-	res.NationalTally = nationalTallies(live.clients, want, outcomeOf, res)
+	res.NationalTally = nationalTallies(live.clients, want, outcomeOf, cfg.Clients > 0, res)
 	res.Expected = expected
 	res.Delivered = delivered
 	res.Lost = expected - delivered
@@ -265,21 +265,27 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 // nationalTallies times each bystander's national tallies from the POST of the write each
 // counts, found through the event a watcher received the write's outcome under; a bystander
 // that received any tally is a national viewer, and should have one for every write. It
-// counts the viewers and the missing tallies in res.
-func nationalTallies(clients []*liveClient, want map[int64]sent, outcomeOf map[int64]int64, res *Result) Stats {
+// counts the viewers and the missing tallies in res. A run without watchers (timed false)
+// cannot tell which write a tally counts, so it counts each viewer's tallies by event, one
+// per write, and times none.
+func nationalTallies(clients []*liveClient, want map[int64]sent, outcomeOf map[int64]int64, timed bool, res *Result) Stats {
 	var lat []time.Duration
 	for _, c := range clients {
 		if !c.bystander {
 			continue
 		}
 		c.mu.Lock()
-		had := map[int64]bool{} // writes this viewer had a tally for, a replayed one once
+		had := map[int64]bool{} // writes (events, untimed) this viewer had a tally for, a replayed one once
 		viewer := false
 		for _, r := range c.got {
 			if r.id != tallyReceipt {
 				continue
 			}
 			viewer = true
+			if !timed {
+				had[r.event] = true
+				continue
+			}
 			id := outcomeOf[r.event]
 			if s, ok := want[id]; ok && !had[id] {
 				had[id] = true
@@ -288,7 +294,7 @@ func nationalTallies(clients []*liveClient, want map[int64]sent, outcomeOf map[i
 		}
 		if viewer {
 			res.NationalViewers++
-			res.TalliesMissing += int64(len(want) - len(had))
+			res.TalliesMissing += int64(max(len(want)-len(had), 0))
 		}
 		c.mu.Unlock()
 	}
