@@ -50,6 +50,12 @@ func main() {
 			os.Exit(1)
 		}
 	}
+	if cfg.EventsFile != "" {
+		if err := writeEventsFile(cfg.EventsFile, res); err != nil {
+			fmt.Fprintln(os.Stderr, "aidant-load:", err)
+			os.Exit(1)
+		}
+	}
 	if res.Lost > 0 || res.Leaked > 0 || res.TalliesMissing > 0 || res.Duplicated > 0 || res.Garbled > 0 || res.WriteErrors > 0 || res.ClientsDown > 0 {
 		os.Exit(3)
 	}
@@ -81,6 +87,7 @@ type Config struct {
 	OccurredAt      time.Time // zero: the shift's start plus a minute
 	Wait            time.Duration
 	JSONFile        string
+	EventsFile      string   // each write's timeline as CSV (Result.WriteEvents)
 	PID             int      // server process to sample from /proc (0: none)
 	SourceAddrs     []string // loopback source addresses the clients dial from
 	Measure         string
@@ -119,6 +126,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&occurred, "occurred-at", "", "occurred_at of every outcome, RFC 3339 (default: the shift's start + 1m)")
 	fs.DurationVar(&c.Wait, "wait", 15*time.Second, "how long to wait for late deliveries after the last write")
 	fs.StringVar(&c.JSONFile, "json", "", "write the result as JSON to this file")
+	fs.StringVar(&c.EventsFile, "events", "", "write each write's timeline (intended send, answer, first and last client) as CSV to this file")
 	fs.IntVar(&c.PID, "pid", 0, "server pid to sample RSS and CPU from /proc")
 	fs.StringVar(&sources, "source-addrs", "127.0.0.2-9", "loopback source addresses for the clients: 127.0.0.A-B, a comma list, or \"\" for the default")
 	fs.BoolVar(&c.SpreadShifts, "spread-shifts", false, "post to every shift of the operation in turn (default: one shift, the busiest case)")
@@ -211,4 +219,17 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("-wait must be 0 to 10m")
 	}
 	return nil
+}
+
+func writeEventsFile(path string, res *Result) error {
+	// #nosec G304 -- the operator names the report file on the command line
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := res.WriteEvents(f); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }

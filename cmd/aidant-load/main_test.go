@@ -211,6 +211,31 @@ func (s *testServer) mustDeliverAll(tb testing.TB, storedBefore int, res *Result
 	if res.Resets != 0 || res.ClientsDown != 0 {
 		tb.Errorf("resets %d, clients down at the end %d", res.Resets, res.ClientsDown)
 	}
+	mustTimeEachWrite(tb, res, clients)
+}
+
+// mustTimeEachWrite checks the run's timeline (-events): a row for every write, in the order
+// they were meant to go, each answered and reaching every one of clients, the first no later
+// than the last; and the CSV a header and a line a row.
+func mustTimeEachWrite(tb testing.TB, res *Result, clients int) {
+	tb.Helper()
+	if len(res.Events) != res.Writes {
+		tb.Fatalf("%d events timed, %d writes", len(res.Events), res.Writes)
+	}
+	ids := map[int64]bool{}
+	for i, e := range res.Events {
+		if ids[e.OutcomeID] || (i > 0 && e.IntendedMs < res.Events[i-1].IntendedMs) || e.HTTPMs <= 0 ||
+			e.Clients != clients || e.FirstMs <= 0 || e.FirstMs > e.LastMs {
+			tb.Errorf("event %d: %+v (clients %d)", i, e, clients)
+		}
+		ids[e.OutcomeID] = true
+	}
+	var csv strings.Builder
+	must(tb, res.WriteEvents(&csv))
+	lines := strings.Split(strings.TrimSuffix(csv.String(), "\n"), "\n")
+	if len(lines) != res.Writes+1 || !strings.HasPrefix(lines[0], "outcome_id,intended_ms,") || strings.Count(lines[len(lines)-1], ",") != 5 {
+		tb.Errorf("events CSV of %d lines for %d writes, starting %q", len(lines), res.Writes, lines[0])
+	}
 }
 
 func TestRun(t *testing.T) {

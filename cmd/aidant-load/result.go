@@ -66,6 +66,7 @@ type Result struct {
 	ClientsDown        int           `json:"clients_down"`
 	Storm              *StormReport  `json:"storm,omitempty"`
 	PerClientDelivered []int         `json:"-"`
+	Events             []EventRow    `json:"-"` // each write's timeline (-events)
 	Server             *ServerReport `json:"server,omitempty"`
 	Disk               *FsyncReport  `json:"fsync_probe,omitempty"`
 	Tool               ToolReport    `json:"tool"`
@@ -111,6 +112,32 @@ func resultConfig(c Config) ConfigReport {
 	return r
 }
 
+// EventRow is one write's timeline, in milliseconds: when it was meant to go, from the start
+// of the writes; how long until its answer; and until the first and the last watcher had its
+// outcome (0 when none did), and how many did.
+type EventRow struct {
+	OutcomeID  int64
+	IntendedMs float64
+	HTTPMs     float64
+	FirstMs    float64
+	LastMs     float64
+	Clients    int
+}
+
+// WriteEvents writes the run's events as CSV, one row a write, for a look at how the latency
+// moves through a run (the start of one, a disk stall) that percentiles hide.
+func (r *Result) WriteEvents(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("outcome_id,intended_ms,http_ms,first_client_ms,last_client_ms,clients\n")
+	for _, e := range r.Events {
+		fmt.Fprintf(&b, "%d,%.3f,%.3f,%.3f,%.3f,%d\n", e.OutcomeID, e.IntendedMs, e.HTTPMs, e.FirstMs, e.LastMs, e.Clients)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
 // Stats are percentiles of a latency sample, in milliseconds.
 type Stats struct {
 	N   int     `json:"n"`
@@ -127,9 +154,9 @@ func summarise(ds []time.Duration) Stats {
 	slices.Sort(ds)
 	q := func(p float64) float64 {
 		i := int(float64(len(ds)-1) * p)
-		return float64(ds[i]) / 1e6
+		return ms(ds[i])
 	}
-	return Stats{N: len(ds), P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: float64(ds[len(ds)-1]) / 1e6}
+	return Stats{N: len(ds), P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: ms(ds[len(ds)-1])}
 }
 
 // procSample is one look at a process in /proc.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +46,7 @@ type sent struct {
 	id       int64
 	intended time.Time
 	force    int64
+	http     time.Duration // from the intended send to the answer
 }
 
 // side is one user the run writes as (a -token, or the -user session): the force its writes
@@ -134,7 +137,11 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	res.FirstWriteError = w.firstErr
 	res.WriteSeconds = writeElapsed.Seconds()
 	res.WritesPerSecond = float64(len(acked)) / writeElapsed.Seconds()
-	res.HTTP = summarise(w.http)
+	httpLat := make([]time.Duration, len(acked))
+	for i, s := range acked {
+		httpLat[i] = s.http
+	}
+	res.HTTP = summarise(httpLat)
 
 	// Wait for the deliveries to arrive, or for -wait. Each watcher expects its force's writes.
 	want := make(map[int64]sent, len(acked))
@@ -173,6 +180,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	firstClient := make(map[int64]time.Duration, len(want))
 	lastClient := make(map[int64]time.Duration, len(want))
 	perClient := make([]int, len(live.clients))
+	reached := make(map[int64]int, len(want)) // outcome id → watchers that had it
 	var delivered, dups, foreign int64
 	res.ServerCloseCodes = map[string]int{}
 	if live.stormed() {
@@ -211,6 +219,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 			seen[r.id] = true
 			outcomeOf[r.event] = r.id
 			delivered++
+			reached[r.id]++
 			perClient[i]++
 			d := r.at - sinceEpoch(s.intended)
 			e2e = append(e2e, d)
@@ -257,6 +266,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
 	res.E2E = summarise(e2e)
 	res.FirstClient = summarise(perEvent(firstClient))
 	res.LastClient = summarise(perEvent(lastClient))
+	res.Events = eventRows(acked, writeStart, firstClient, lastClient, reached)
 	res.Server = procReport(before, idle, after, len(live.clients))
 	res.Tool = selfReport(selfBefore, selfAfter, childCPU)
 	return res, nil
@@ -299,6 +309,19 @@ func nationalTallies(clients []*liveClient, want map[int64]sent, outcomeOf map[i
 		c.mu.Unlock()
 	}
 	return summarise(lat)
+}
+
+// eventRows is each write's timeline, in the order the writes were meant to go.
+func eventRows(acked []sent, start time.Time, first, last map[int64]time.Duration, reached map[int64]int) []EventRow {
+	rows := make([]EventRow, len(acked))
+	for i, s := range acked {
+		rows[i] = EventRow{OutcomeID: s.id, IntendedMs: ms(s.intended.Sub(start)), HTTPMs: ms(s.http), Clients: reached[s.id]}
+		if d, ok := first[s.id]; ok {
+			rows[i].FirstMs, rows[i].LastMs = ms(d), ms(last[s.id])
+		}
+	}
+	slices.SortFunc(rows, func(a, b EventRow) int { return cmp.Compare(a.IntendedMs, b.IntendedMs) })
+	return rows
 }
 
 // perEvent lists the values of a map by outcome id, one per event that reached a client.

@@ -24,7 +24,6 @@ import (
 // intended send time, and the failures.
 type writes struct {
 	acked    []sent
-	http     []time.Duration
 	errors   int64
 	firstErr string
 }
@@ -54,7 +53,6 @@ func postAll(ctx context.Context, cfg Config, hc *http.Client, sides []*side, ru
 	for range cfg.Writers {
 		wg.Go(func() {
 			var mine []sent
-			var lat []time.Duration
 			for j := range jobs {
 				if time.Now().After(hardStop) {
 					continue // the server cannot keep up: stop rather than run on for ever
@@ -69,12 +67,10 @@ func postAll(ctx context.Context, cfg Config, hc *http.Client, sides []*side, ru
 					firstErr.CompareAndSwap(nil, err.Error())
 					continue
 				}
-				lat = append(lat, done.Sub(j.intended))
-				mine = append(mine, sent{id: id, intended: j.intended, force: sd.force})
+				mine = append(mine, sent{id: id, intended: j.intended, force: sd.force, http: done.Sub(j.intended)})
 			}
 			mu.Lock()
 			out.acked = append(out.acked, mine...)
-			out.http = append(out.http, lat...)
 			mu.Unlock()
 		})
 	}
@@ -218,15 +214,12 @@ func (c *writerChild) run(start time.Time) (writes, time.Duration, error) {
 	if err := c.cmd.Wait(); err != nil {
 		return writes{}, 0, fmt.Errorf("writer process: %w", err)
 	}
-	if len(res.IDs) != len(res.Intended) || len(res.IDs) != len(res.Forces) {
-		return writes{}, 0, errors.New("writer process: ids, times and forces do not pair")
+	if n := len(res.IDs); n != len(res.Intended) || n != len(res.Forces) || n != len(res.HTTP) {
+		return writes{}, 0, errors.New("writer process: ids, times, forces and latencies do not pair")
 	}
 	out := writes{errors: res.Errors, firstErr: res.FirstErr}
 	for i, id := range res.IDs {
-		out.acked = append(out.acked, sent{id: id, intended: start.Add(time.Duration(res.Intended[i] - startMono)), force: res.Forces[i]})
-	}
-	for _, ns := range res.HTTP {
-		out.http = append(out.http, time.Duration(ns))
+		out.acked = append(out.acked, sent{id: id, intended: start.Add(time.Duration(res.Intended[i] - startMono)), force: res.Forces[i], http: time.Duration(res.HTTP[i])})
 	}
 	return out, time.Duration(res.CPUSeconds * float64(time.Second)), nil
 }
@@ -285,9 +278,7 @@ func writerProcess(stdin io.Reader, stdout io.Writer) int {
 	for _, s := range w.acked {
 		res.IDs, res.Forces = append(res.IDs, s.id), append(res.Forces, s.force)
 		res.Intended = append(res.Intended, startMono+int64(s.intended.Sub(start)))
-	}
-	for _, d := range w.http {
-		res.HTTP = append(res.HTTP, int64(d))
+		res.HTTP = append(res.HTTP, int64(s.http))
 	}
 	if err := json.NewEncoder(stdout).Encode(res); err != nil {
 		return 1
