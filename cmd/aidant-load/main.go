@@ -5,7 +5,8 @@
 // writers in a process of their own.
 // It measures HTTP latency, POST→delivery latency for every (event, client) pair, the time
 // until the first and the last client have each event, lost and duplicated deliveries, and
-// the server's RSS and CPU from /proc. It only talks to loopback addresses.
+// the server's RSS and CPU from /proc; -events writes each write's own timeline as CSV. It
+// only talks to loopback addresses.
 //
 //	go run ./cmd/aidant-load -url http://127.0.0.1:8080 -token "$TOKEN" -clients 1000 -rate 20 -duration 10s -pid $PID
 package main
